@@ -1,0 +1,285 @@
+"""`BPETokenizer`: a byte-level BPE tokenizer that trains, encodes, decodes and saves.
+
+Ids 0..255 are the raw bytes (for a tokenizer we trained), then one id per merge
+in the order learned, then the special tokens. Encoding follows tiktoken exactly:
+split text with the pattern, then merge each pre-token by lowest rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+from typing import Literal
+
+import regex
+
+from groundup.tokenizer.encode import bpe_encode_piece
+from groundup.tokenizer.patterns import GPT4_SPLIT_PATTERN
+from groundup.tokenizer.train import Merge, count_words, train_bpe
+
+AllowedSpecial = Literal["none_raise", "all", "none"] | Collection[str]
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer.
+
+    `ranks` maps each token's bytes to its id (tiktoken's `mergeable_ranks`);
+    `special_tokens` maps each special string to its id.
+    """
+
+    def __init__(
+        self,
+        ranks: dict[bytes, int],
+        pattern: str = GPT4_SPLIT_PATTERN,
+        special_tokens: dict[str, int] | None = None,
+        merges: Iterable[Merge] = (),
+        cache_size: int = 100_000,
+    ) -> None:
+        special_tokens = dict(special_tokens or {})
+        missing = [b for b in range(256) if bytes([b]) not in ranks]
+        if missing:
+            raise ValueError(
+                f"ranks must contain all 256 single bytes; missing {len(missing)}, "
+                f"e.g. byte {missing[0]}"
+            )
+        if len(set(ranks.values())) != len(ranks):
+            raise ValueError("ranks must give every token a distinct id")
+        clash = set(special_tokens.values()) & set(ranks.values())
+        if clash:
+            raise ValueError(f"special token ids collide with ordinary ids: {sorted(clash)[:5]}")
+        if any(not isinstance(s, str) or not s for s in special_tokens):
+            raise ValueError("special tokens must be non-empty strings")
+        self._ranks = dict(ranks)
+        self.pattern = pattern
+        self._split = regex.compile(pattern)
+        self._special = special_tokens
+        self._decoder = {i: b for b, i in ranks.items()}
+        self._decoder.update({i: s.encode("utf-8") for s, i in special_tokens.items()})
+        self.merges = list(merges)
+        self._cache: dict[str, list[int]] = {}
+        self._cache_size = cache_size
+
+    # ----------------------------------------------------------------- training
+    @classmethod
+    def train(
+        cls,
+        text: str | Iterable[str],
+        vocab_size: int,
+        pattern: str = GPT4_SPLIT_PATTERN,
+        special_tokens: Collection[str] = (),
+        progress: bool = False,
+    ) -> BPETokenizer:
+        """Train on `text` (a string or an iterable of strings) to `vocab_size` ids.
+
+        `vocab_size` counts the 256 byte tokens, the merges and the special
+        tokens. Special-token strings in the text are cut out before counting,
+        so no merge ever spans one. If the corpus runs out of pairs first, the
+        tokenizer is smaller than asked (see `vocab_size`).
+        """
+        texts = [text] if isinstance(text, str) else list(text)
+        for t in texts:
+            _check_str(t)
+        specials = list(dict.fromkeys(special_tokens))
+        if vocab_size < 256 + len(specials):
+            raise ValueError(
+                f"vocab_size={vocab_size} is too small: need at least 256 byte tokens "
+                f"+ {len(specials)} special tokens = {256 + len(specials)}"
+            )
+        if not any(texts):
+            raise ValueError("cannot train on an empty corpus")
+        if specials:
+            cut = regex.compile("|".join(regex.escape(s) for s in _longest_first(specials)))
+            texts = [part for t in texts for part in cut.split(t)]
+        word_counts = count_words(texts, regex.compile(pattern))
+        merges = train_bpe(word_counts, vocab_size - 256 - len(specials), progress=progress)
+
+        vocab = [bytes([i]) for i in range(256)]
+        for m in merges:
+            vocab.append(vocab[m.pair[0]] + vocab[m.pair[1]])
+        ranks: dict[bytes, int] = {}
+        for i, b in enumerate(vocab):
+            ranks.setdefault(b, i)  # a repeated byte string keeps its first id
+        specials_ids = {s: len(vocab) + k for k, s in enumerate(specials)}
+        return cls(ranks, pattern, specials_ids, merges)
+
+    @classmethod
+    def from_ranks(
+        cls,
+        mergeable_ranks: dict[bytes, int],
+        pattern: str,
+        special_tokens: dict[str, int] | None = None,
+    ) -> BPETokenizer:
+        """Build from tiktoken-style ranks, e.g. `tiktoken.get_encoding("gpt2")._mergeable_ranks`."""
+        return cls(mergeable_ranks, pattern, special_tokens)
+
+    # --------------------------------------------------------------- properties
+    @property
+    def ranks(self) -> dict[bytes, int]:
+        """Token bytes -> id for ordinary tokens, in tiktoken's `mergeable_ranks` format."""
+        return dict(self._ranks)
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        """Special string -> id."""
+        return dict(self._special)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids: one more than the largest id."""
+        return max(self._decoder) + 1
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes of one token id."""
+        return self.decode_bytes([token_id])
+
+    # ----------------------------------------------------------------- encoding
+    # --8<-- [start:encode_ordinary]
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode `text`, treating special-token strings as plain text."""
+        _check_str(text)
+        return self._encode_pieces(self._split.findall(_scrub_surrogates(text)))
+
+    def _encode_pieces(self, pieces: Iterable[str]) -> list[int]:
+        """Encode pre-tokens, remembering each one (pre-tokens repeat a lot)."""
+        cache = self._cache
+        ids: list[int] = []
+        for piece in pieces:
+            piece_ids = cache.get(piece)
+            if piece_ids is None:
+                piece_ids = bpe_encode_piece(piece.encode("utf-8"), self._ranks)
+                if len(cache) >= self._cache_size:
+                    cache.clear()  # keep memory bounded on endless streams
+                cache[piece] = piece_ids
+            ids.extend(piece_ids)
+        return ids
+    # --8<-- [end:encode_ordinary]
+
+    # --8<-- [start:encode]
+    def encode(self, text: str, allowed_special: AllowedSpecial = "none_raise") -> list[int]:
+        """Encode `text` to ids.
+
+        allowed_special:
+          "none_raise" (default): raise ValueError if `text` contains any special
+              token's string, so user text can never smuggle in control tokens;
+          "all": turn every special string into its special id;
+          a set of strings: turn those into special ids, raise on any other;
+          "none": treat special strings as plain text (like `encode_ordinary`).
+        """
+        _check_str(text)
+        if allowed_special == "none":
+            return self.encode_ordinary(text)
+        if allowed_special == "all":
+            allowed = set(self._special)
+        elif allowed_special == "none_raise":
+            allowed = set()
+        elif isinstance(allowed_special, str):
+            raise ValueError(
+                f"allowed_special must be 'none_raise', 'all', 'none' or a set, "
+                f"got {allowed_special!r}"
+            )
+        else:
+            allowed = set(allowed_special)
+            unknown = allowed - set(self._special)
+            if unknown:
+                raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        disallowed = [s for s in self._special if s not in allowed and s in text]
+        if disallowed:
+            raise ValueError(
+                f"text contains special token {disallowed[0]!r}; pass "
+                f"allowed_special={{{disallowed[0]!r}}} (or 'all') to encode it as a "
+                f"special token, or use encode_ordinary to encode it as plain text"
+            )
+        if not allowed:
+            return self.encode_ordinary(text)
+        cut = regex.compile(
+            "(" + "|".join(regex.escape(s) for s in _longest_first(allowed)) + ")"
+        )
+        ids: list[int] = []
+        for k, part in enumerate(cut.split(text)):
+            if k % 2:  # odd parts are the special strings themselves
+                ids.append(self._special[part])
+            elif part:
+                ids.extend(self.encode_ordinary(part))
+        return ids
+    # --8<-- [end:encode]
+
+    # --8<-- [start:encode_iterable]
+    def encode_iterable(self, texts: Iterable[str]) -> Iterator[int]:
+        """Stream ids for the concatenation of `texts` (e.g. the lines of a file).
+
+        Yields exactly `encode_ordinary("".join(texts))` while holding only the
+        current chunk plus one unfinished pre-token: the last pre-token of the
+        buffer may still grow with the next chunk, so it waits.
+        """
+        buffer = ""
+        for text in texts:
+            _check_str(text)
+            buffer += _scrub_surrogates(text)
+            matches = list(self._split.finditer(buffer))
+            if len(matches) > 1:
+                yield from self._encode_pieces(m.group() for m in matches[:-1])
+                buffer = buffer[matches[-1].start() :]
+        if buffer:
+            yield from self.encode_ordinary(buffer)
+    # --8<-- [end:encode_iterable]
+
+    # ----------------------------------------------------------------- decoding
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """Concatenate the bytes of `ids`. Raises ValueError on an unknown id."""
+        try:
+            return b"".join([self._decoder[i] for i in ids])
+        except (KeyError, TypeError):
+            bad = next(i for i in ids if not _is_known(self._decoder, i))
+            raise ValueError(
+                f"unknown token id {bad!r}: this tokenizer has ids 0..{self.vocab_size - 1}"
+            ) from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Decode ids to text. Byte sequences that are not valid UTF-8 (a token
+        sequence cut mid-character, or arbitrary ids) become U+FFFD, as in tiktoken."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    # ------------------------------------------------------------------- files
+    def save(self, path: str | Path) -> None:
+        """Write the tokenizer as JSON, atomically (see `groundup.tokenizer.files`)."""
+        from groundup.tokenizer.files import save_tokenizer
+
+        save_tokenizer(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BPETokenizer:
+        """Read a file written by `save`; raises TokenizerFileError if it is damaged."""
+        from groundup.tokenizer.files import load_tokenizer
+
+        return load_tokenizer(path)
+
+    def __repr__(self) -> str:
+        return (
+            f"BPETokenizer(vocab_size={self.vocab_size}, "
+            f"special_tokens={len(self._special)})"
+        )
+
+
+def _check_str(text: object) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"expected text as str, got {type(text).__name__}")
+
+
+def _scrub_surrogates(text: str) -> str:
+    """Lone surrogates cannot be UTF-8 encoded; like tiktoken, replace them with U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _longest_first(strings: Iterable[str]) -> list[str]:
+    return sorted(strings, key=len, reverse=True)
+
+
+def _is_known(decoder: dict[int, bytes], token_id: object) -> bool:
+    try:
+        return token_id in decoder
+    except TypeError:
+        return False
