@@ -33,6 +33,7 @@ def site_corpus() -> tuple[str, str]:
     return split_corpus(load_corpus(None), holdout=0.1)
 
 
+# --8<-- [start:site_tokenizer]
 def site_tokenizer(
     vocab_size: int = SITE_VOCAB_SIZE,
     pattern: str = GPT4_SPLIT_PATTERN,
@@ -52,3 +53,4 @@ def site_tokenizer(
     tok = BPETokenizer.train(train_text, vocab_size, pattern, special_tokens)
     tok.save(path)
     return tok
+# --8<-- [end:site_tokenizer]

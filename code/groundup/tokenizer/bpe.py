@@ -208,17 +208,22 @@ class BPETokenizer:
         """Stream ids for the concatenation of `texts` (e.g. the lines of a file).
 
         Yields exactly `encode_ordinary("".join(texts))` while holding only the
-        current chunk plus one unfinished pre-token: the last pre-token of the
-        buffer may still grow with the next chunk, so it waits.
+        current chunk plus two unfinished pre-tokens: the last pre-token of the
+        buffer may still grow with the next chunk, and the one before it may too
+        (GPT-2's "'l" + "l" becomes "'ll"; GPT-4's " \n" + "  " + "\n" becomes
+        " \n  \n"), so both wait.
         """
         buffer = ""
         for text in texts:
             _check_str(text)
-            buffer += _scrub_surrogates(text)
+            buffer += text
+            if "\ud800" <= buffer[-1:] <= "\udbff":
+                continue  # a high surrogate may pair with the next chunk's first character
+            buffer = _scrub_surrogates(buffer)
             matches = list(self._split.finditer(buffer))
-            if len(matches) > 1:
-                yield from self._encode_pieces(m.group() for m in matches[:-1])
-                buffer = buffer[matches[-1].start() :]
+            if len(matches) > 2:
+                yield from self._encode_pieces(m.group() for m in matches[:-2])
+                buffer = buffer[matches[-2].start() :]
         if buffer:
             yield from self.encode_ordinary(buffer)
     # --8<-- [end:encode_iterable]
@@ -226,6 +231,7 @@ class BPETokenizer:
     # ----------------------------------------------------------------- decoding
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """Concatenate the bytes of `ids`. Raises ValueError on an unknown id."""
+        ids = list(ids)  # an iterator could not be read twice for the error message
         try:
             return b"".join([self._decoder[i] for i in ids])
         except (KeyError, TypeError):

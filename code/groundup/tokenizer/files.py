@@ -51,6 +51,7 @@ def _checksum(pattern: str, special: dict[str, int], tokens: list[list[Any]], me
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+# --8<-- [start:save_tokenizer]
 def save_tokenizer(tok: BPETokenizer, path: str | Path) -> None:
     """Write `tok` to `path` in the format above, atomically."""
     tokens = [[i, b.hex()] for b, i in sorted(tok.ranks.items(), key=lambda kv: kv[1])]
@@ -73,6 +74,7 @@ def save_tokenizer(tok: BPETokenizer, path: str | Path) -> None:
     lines.append('  "merges": [' + ", ".join(json.dumps(m) for m in merges) + "]")
     lines.append("}")
     atomic_write_text(path, "\n".join(lines) + "\n")
+# --8<-- [end:save_tokenizer]
 
 
 def load_tokenizer(path: str | Path) -> BPETokenizer:
@@ -153,6 +155,11 @@ def load_gpt2_files(encoder_json: str | Path, vocab_bpe: str | Path) -> BPEToken
                 raise TokenizerFileError(
                     f"{vocab_bpe}: merge {k} ({a!r} + {b!r}) disagrees with {encoder_json}"
                 )
+        if len(merges) != len(ranks) - 256:
+            raise TokenizerFileError(
+                f"{vocab_bpe} has {len(merges)} merges but {encoder_json} has "
+                f"{len(ranks) - 256} merged tokens (truncated or mismatched files?)"
+            )
     except (json.JSONDecodeError, KeyError, ValueError, AttributeError) as e:
         if isinstance(e, TokenizerFileError):
             raise

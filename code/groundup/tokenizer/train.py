@@ -36,6 +36,7 @@ class Merge:
     count: int
 
 
+# --8<-- [start:descending]
 class _Descending:
     """Heap key that orders byte-string pairs greatest-first (heapq is a min-heap)."""
 
@@ -49,6 +50,7 @@ class _Descending:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Descending) and self.key == other.key
+# --8<-- [end:descending]
 
 
 # --8<-- [start:merge_word]
