@@ -1,0 +1,186 @@
+"""The tokenizer benchmark's --quick mode: it runs, and its report is built from its measurements.
+
+Runs `benchmarks/bench_tokenizer.py --quick` once (about 10 s) into tmp_path and
+checks the Markdown against the JSON: every row present, every printed number
+equal to the raw one up to its printed rounding, every ratio equal to the quotient
+of the measured times, and the ids-identical check recorded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from groundup.tokenizer import BPETokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "bench_tokenizer.py"
+START, END = "<!-- tokenizer:start -->", "<!-- tokenizer:end -->"
+QUICK_VOCABS = (320, 512)
+CORPORA = ("Tiny Shakespeare", "default corpus")
+NAIVE_CAP_S = 1.0
+
+OTHER_SECTION = "<!-- other:start -->\n## Some other chapter\n\nKeep me.\n<!-- other:end -->\n"
+STALE_SECTION = f"{START}\n## Tokenizer\n\nSTALE NUMBERS\n{END}\n"
+
+
+@pytest.fixture(scope="module")
+def quick_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run --quick once into a temp folder whose RESULTS.md already has other sections."""
+    tmp = tmp_path_factory.mktemp("bench")
+    output, json_path = tmp / "RESULTS.md", tmp / "results.json"
+    output.write_text(OTHER_SECTION + "\n" + STALE_SECTION, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--repeats", "2",
+         "--naive-cap", str(NAIVE_CAP_S),
+         "--shakespeare", str(shared_data / "tinyshakespeare.txt"),
+         "--output", str(output), "--json", str(json_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"md": output.read_text(encoding="utf-8"),
+            "json": json.loads(json_path.read_text(encoding="utf-8"))}
+
+
+def _number(cell: str) -> tuple[float, float]:
+    """The first number in a table cell and half a unit of its last printed digit."""
+    match = re.search(r"\d[\d,]*(?:\.(\d+))?", cell)
+    assert match, f"no number in {cell!r}"
+    decimals = len(match.group(1) or "")
+    return float(match.group().replace(",", "")), 0.5 * 10.0**-decimals
+
+
+def _matches(cell: str, raw: float) -> bool:
+    shown, half_unit = _number(cell)
+    return abs(shown - raw) <= half_unit + 1e-12
+
+
+def _table(md: str, heading: str) -> dict[tuple[str, int], list[str]]:
+    """Rows of the table under `heading`, keyed by (corpus, vocab)."""
+    block = md.split(heading, 1)[1].split("###", 1)[0]
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows[1:]]  # skip header
+    return {(c[0], int(c[1])): c for c in cells}
+
+
+def test_section_replaced_and_others_kept(quick_run: dict[str, Any]) -> None:
+    md = quick_run["md"]
+    assert md.count(START) == 1 and md.count(END) == 1
+    assert "STALE NUMBERS" not in md
+    assert OTHER_SECTION.strip() in md
+    section = md[md.index(START):md.index(END)]
+    for heading in ("## Tokenizer", "### Training time", "### Encoding throughput", "### Summary"):
+        assert heading in section
+    for field in ("CPU", "Python", "tiktoken", "tokenizers", "groundup commit", "Quick smoke run"):
+        assert field in section
+
+
+def test_json_ratios_are_quotients_of_measured_times(quick_run: dict[str, Any]) -> None:
+    data = quick_run["json"]
+    assert data["machine"]["rayon_num_threads"] == "1"
+    assert data["settings"]["quick"] is True
+    load = data["load_average_1min"]
+    assert load["peak"] >= max(load["start"], load["end"])
+    train = {(r["corpus"], r["vocab_size"]): r for r in data["training"]}
+    enc = {(r["corpus"], r["vocab_size"]): r for r in data["encoding"]}
+    assert set(train) == set(enc) == {(c, v) for c in CORPORA for v in QUICK_VOCABS}
+
+    for r in train.values():
+        assert len(r["ours_all_s"]) == len(r["tokenizers_all_s"]) == 2
+        assert r["ours_s"] == min(r["ours_all_s"])
+        assert r["tokenizers_s"] == min(r["tokenizers_all_s"])
+        assert r["ours_vocab_size"] == r["tokenizers_vocab_size"] == r["vocab_size"]
+        assert math.isclose(r["ours_over_tokenizers"], r["ours_s"] / r["tokenizers_s"])
+        assert r["floor_tokenizers"] == ("met" if r["ours_over_tokenizers"] <= 3 else "not met")
+        if r["naive_status"] == "completed":
+            assert not r["naive_ratio_is_lower_bound"]
+            assert math.isclose(r["naive_over_ours"], r["naive_s"] / r["ours_s"])
+            assert r["naive_merges_identical"] is True
+            assert 0 < r["naive_cpu_s"] <= r["naive_s"] * 1.1 + 0.1
+        else:
+            assert r["naive_status"] == "capped" and r["naive_ratio_is_lower_bound"]
+            assert r["naive_s"] is None and r["naive_cap_s"] == NAIVE_CAP_S
+            assert math.isclose(r["naive_over_ours"], NAIVE_CAP_S / r["ours_s"])
+    # The smaller vocab always runs the naive trainer to completion.
+    assert all(train[c, QUICK_VOCABS[0]]["naive_status"] == "completed" for c in CORPORA)
+
+    for r in enc.values():
+        assert r["ids_identical"] is True
+        for peer in ("ours_cold", "ours_warm", "tiktoken"):
+            assert r[f"{peer}_s"] == min(r[f"{peer}_all_s"])
+            assert math.isclose(r[f"{peer}_mb_per_s"], r["bytes"] / r[f"{peer}_s"] / 1e6)
+        assert math.isclose(r["ours_cold_over_tiktoken"], r["tiktoken_s"] / r["ours_cold_s"])
+        assert math.isclose(r["ours_warm_over_tiktoken"], r["tiktoken_s"] / r["ours_warm_s"])
+        assert r["floor_tiktoken"] == ("met" if r["ours_cold_over_tiktoken"] >= 0.2 else "not met")
+
+
+def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> None:
+    md, data = quick_run["md"], quick_run["json"]
+    train_rows = _table(md, "### Training time")
+    enc_rows = _table(md, "### Encoding throughput")
+    assert set(train_rows) == set(enc_rows) == {(c, v) for c in CORPORA for v in QUICK_VOCABS}
+
+    for r in data["training"]:
+        cells = train_rows[r["corpus"], r["vocab_size"]]
+        _, _, ours, hf, naive, naive_ratio, hf_ratio, same, floor_naive, floor_hf = cells
+        assert _matches(ours, r["ours_s"]) and _matches(hf, r["tokenizers_s"])
+        assert _matches(hf_ratio, r["ours_s"] / r["tokenizers_s"])
+        if r["naive_ratio_is_lower_bound"]:
+            assert naive.startswith(">") and "cap" in naive
+            assert naive_ratio.startswith("≥") and "lower bound" in naive_ratio
+            assert _matches(naive_ratio, r["naive_cap_s"] / r["ours_s"])
+        else:
+            assert _matches(naive, r["naive_s"])
+            assert not naive_ratio.startswith("≥")
+            assert _matches(naive_ratio, r["naive_s"] / r["ours_s"])
+            assert same == "yes"
+        assert (floor_naive, floor_hf) == (r["floor_naive"], r["floor_tokenizers"])
+
+    for r in data["encoding"]:
+        cells = enc_rows[r["corpus"], r["vocab_size"]]
+        _, _, tokens, cold, warm, tk, cold_ratio, warm_ratio, identical, floor = cells
+        assert _matches(tokens, r["tokens"])
+        assert _matches(cold, r["ours_cold_mb_per_s"]) and _matches(warm, r["ours_warm_mb_per_s"])
+        assert _matches(tk, r["tiktoken_mb_per_s"])
+        assert _matches(cold_ratio, r["ours_cold_mb_per_s"] / r["tiktoken_mb_per_s"])
+        assert _matches(warm_ratio, r["ours_warm_mb_per_s"] / r["tiktoken_mb_per_s"])
+        assert identical == "yes" and floor == r["floor_tiktoken"]
+
+    summary = md.split("### Summary", 1)[1]
+    assert summary.count("\n- ") == 4  # one line per floor, plus ids identical
+    assert "Ids identical to tiktoken's in every encoding: yes" in summary
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_tokenizer", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_encoding_benchmark_stops_when_ids_differ(
+    shakespeare: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench_encoding compares ours (cold and warm) with tiktoken and raises on a mismatch."""
+    bench = _load_script()
+    text = shakespeare[:3000]
+    tok = BPETokenizer.train(text, 300)
+    assert bench.bench_encoding(text, tok, repeats=1)["ids_identical"] is True
+
+    class WrongTiktoken:
+        def encode_ordinary(self, text: str) -> list[int]:
+            return tok.encode_ordinary(text)[:-1]
+
+    monkeypatch.setattr(bench, "to_tiktoken", lambda _tok: WrongTiktoken())
+    with pytest.raises(AssertionError, match="ids differ"):
+        bench.bench_encoding(text, tok, repeats=1)

@@ -1,0 +1,328 @@
+"""The site's training text (`groundup.corpus`), the build cache (`groundup.cache`),
+the cached site tokenizer (`groundup.site`) and atomic writes (`groundup.atomic`)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from groundup import atomic, cache, corpus, site
+from groundup.tokenizer import BPETokenizer
+
+
+@pytest.fixture
+def cache_in_tmp(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(folder))
+    return folder
+
+
+# ------------------------------------------------------------------ default corpus
+def test_default_corpus_is_about_465_kb_of_english():
+    text = corpus.default_corpus()
+    size = len(text.encode("utf-8"))
+    assert 400_000 < size < 550_000
+    ascii_share = sum(c.isascii() for c in text) / len(text)
+    assert ascii_share > 0.99
+    words = text.lower().split()
+    for common in ("the", "of", "and", "is", "a", "to"):
+        assert words.count(common) > 500, common
+    assert text.endswith("\n")
+
+
+def test_default_corpus_is_deterministic_across_processes():
+    digest = hashlib.sha256(corpus.default_corpus().encode()).hexdigest()
+    code = (
+        "import hashlib; from groundup.corpus import default_corpus; "
+        "print(hashlib.sha256(default_corpus().encode()).hexdigest())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == digest
+    assert corpus.default_corpus() == corpus.default_corpus()
+
+
+def test_load_corpus_none_is_the_default():
+    assert corpus.load_corpus(None) == corpus.default_corpus()
+    assert corpus.load_corpus() == corpus.default_corpus()
+
+
+def test_load_corpus_reads_a_local_file(tmp_path):
+    path = tmp_path / "my corpus.txt"
+    text = "Hello, wörld!\n日本語\r\nthird line\n"
+    path.write_bytes(text.encode("utf-8"))
+    assert corpus.load_corpus(path) == path.read_text(encoding="utf-8")
+    assert corpus.load_corpus(str(path)) == corpus.load_corpus(path)
+    assert "日本語" in corpus.load_corpus(path)
+
+
+def test_load_corpus_missing_file(tmp_path):
+    missing = tmp_path / "nope.txt"
+    with pytest.raises(FileNotFoundError, match="corpus file not found.*nope.txt"):
+        corpus.load_corpus(missing)
+    with pytest.raises(FileNotFoundError):
+        corpus.load_corpus(tmp_path)  # a folder is not a corpus file
+
+
+# ------------------------------------------------------------------ downloads
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_url_when_offline_is_a_clear_connection_error(cache_in_tmp):
+    url = f"http://127.0.0.1:{_closed_port()}/corpus.txt"
+    with pytest.raises(ConnectionError) as info:
+        corpus.load_corpus(url)
+    message = str(info.value)
+    assert url in message
+    assert "offline" in message
+    assert "source=None" in message  # says what to do instead
+    # nothing half-downloaded is left in the cache
+    assert not any(p.is_file() for p in cache_in_tmp.rglob("*"))
+
+
+class _Server:
+    """A local HTTP server that counts requests (never a public address)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/corpus.txt"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+def test_download_is_cached_and_reused_without_network(cache_in_tmp):
+    body = "Downloaded text, with ünïcode.\n".encode() * 100
+    server = _Server(body)
+    try:
+        assert corpus.load_corpus(server.url) == body.decode()
+        assert server.requests == 1
+        assert corpus.load_corpus(server.url) == body.decode()
+        assert server.requests == 1  # the second call did not ask the server
+    finally:
+        server.stop()
+    # server gone: the cached copy still answers
+    assert corpus.load_corpus(server.url) == body.decode()
+    cached = [p for p in cache_in_tmp.rglob("*") if p.is_file()]
+    assert len(cached) == 1
+    assert cached[0].read_bytes() == body
+    assert not any(p.name.endswith(".tmp") for p in cache_in_tmp.rglob("*"))
+
+
+def test_prepopulated_cache_file_is_used(cache_in_tmp):
+    server = _Server(b"original\n")
+    try:
+        corpus.load_corpus(server.url)
+    finally:
+        server.stop()
+    (cached,) = [p for p in cache_in_tmp.rglob("*") if p.is_file()]
+    cached.write_bytes("prepared by hand, offline ✓\n".encode())
+    assert corpus.load_corpus(server.url) == "prepared by hand, offline ✓\n"
+    # a different URL has a different cache entry, so it does need the network
+    with pytest.raises(ConnectionError):
+        corpus.load_corpus(server.url + "?v=2")
+
+
+# ------------------------------------------------------------------ split_corpus
+@pytest.mark.parametrize("holdout", [0.01, 0.1, 0.25, 0.5, 0.9])
+def test_split_corpus_cuts_at_the_last_line_break_before_the_target(holdout):
+    text = "".join(f"line {i} {'x' * (i % 17)}\n" for i in range(1000))
+    train, held = corpus.split_corpus(text, holdout)
+    assert train + held == text
+    target = int(len(text) * (1 - holdout))
+    assert train.endswith("\n")
+    assert len(train) <= target
+    assert "\n" not in text[len(train) : target]  # no later line break before the target
+    assert abs(len(held) / len(text) - holdout) < 0.01
+
+
+def test_split_corpus_default_is_ten_percent(shakespeare):
+    train, held = corpus.split_corpus(shakespeare)
+    assert train + held == shakespeare
+    assert 0.09 < len(held) / len(shakespeare) < 0.11
+    assert train.endswith("\n")
+
+
+def test_split_corpus_without_line_breaks_is_still_a_partition():
+    train, held = corpus.split_corpus("no line breaks at all", 0.5)
+    assert train + held == "no line breaks at all"
+
+
+@pytest.mark.parametrize("holdout", [0.0, 1.0, -0.1, 1.5])
+def test_split_corpus_rejects_bad_holdout(holdout):
+    with pytest.raises(ValueError, match="holdout"):
+        corpus.split_corpus("a\nb\nc\n", holdout)
+
+
+def test_site_corpus_is_the_default_corpus_split():
+    train, held = site.site_corpus()
+    assert train + held == corpus.default_corpus()
+    assert 0.09 < len(held) / (len(train) + len(held)) < 0.11
+
+
+# ------------------------------------------------------------------ cache
+def test_cache_dir_honours_the_environment(tmp_path, monkeypatch):
+    target = tmp_path / "deep" / "cache"
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(target))
+    assert cache.cache_dir() == target
+    assert target.is_dir()  # created on first use
+    assert cache.cache_path("thing", {"a": 1}, suffix=".json").parent == target
+
+
+def test_cache_dir_defaults_to_dot_cache_in_cwd(tmp_path, monkeypatch):
+    monkeypatch.delenv("GROUNDUP_CACHE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cache.cache_dir() == tmp_path / ".cache" / "groundup"
+    assert (tmp_path / ".cache" / "groundup").is_dir()
+
+
+def test_fingerprint_depends_on_inputs():
+    base = cache.fingerprint({"vocab": 4096, "pattern": "x"})
+    assert base == cache.fingerprint({"pattern": "x", "vocab": 4096})  # key order is irrelevant
+    assert len(base) == 20 and int(base, 16) >= 0
+    assert base != cache.fingerprint({"vocab": 4097, "pattern": "x"})
+    assert base != cache.fingerprint({"vocab": 4096, "pattern": "y"})
+    assert base != cache.fingerprint({"vocab": 4096})
+    assert cache.fingerprint([1, 2]) != cache.fingerprint([2, 1])
+
+
+def _module_from(path: Path, name: str, source: str):
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fingerprint_depends_on_code_source(tmp_path):
+    one = _module_from(tmp_path / "gu_fp_one.py", "gu_fp_one", "def f():\n    return 1\n")
+    two = _module_from(tmp_path / "gu_fp_two.py", "gu_fp_two", "def f():\n    return 2\n")
+    same = _module_from(tmp_path / "gu_fp_same.py", "gu_fp_same", "def f():\n    return 1\n")
+    inputs = {"a": 1}
+    plain = cache.fingerprint(inputs)
+    with_one = cache.fingerprint(inputs, [one])
+    assert with_one != plain
+    assert with_one != cache.fingerprint(inputs, [two])
+    assert with_one == cache.fingerprint(inputs, [same])  # only the source text counts
+    assert cache.fingerprint(inputs, [one, two]) != cache.fingerprint(inputs, [two, one])
+
+
+def test_fingerprint_follows_edits_to_a_module(tmp_path):
+    path = tmp_path / "gu_fp_edit.py"
+    module = _module_from(path, "gu_fp_edit", "X = 1\n")
+    before = cache.fingerprint({}, [module])
+    path.write_text("X = 1  # edited, and longer\n", encoding="utf-8")
+    assert cache.fingerprint({}, [module]) != before
+
+
+def test_cache_path_names(cache_in_tmp):
+    p = cache.cache_path("tokenizer", {"v": 1}, suffix=".json")
+    assert p.parent == cache_in_tmp
+    assert p.name.startswith("tokenizer-") and p.name.endswith(".json")
+    assert p.name == f"tokenizer-{cache.fingerprint({'v': 1})}.json"
+    assert not p.exists()
+
+
+# ------------------------------------------------------------------ site tokenizer
+def test_site_tokenizer_trains_once_then_loads_from_disk(cache_in_tmp, monkeypatch):
+    first = site.site_tokenizer(vocab_size=300)
+    files = list(cache_in_tmp.glob("tokenizer-*.json"))
+    assert len(files) == 1
+    assert BPETokenizer.load(files[0]).ranks == first.ranks
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("train was called although the tokenizer is cached")
+
+    loads = []
+    real_load = BPETokenizer.load.__func__
+    monkeypatch.setattr(BPETokenizer, "train", classmethod(no_training))
+    monkeypatch.setattr(BPETokenizer, "load", classmethod(lambda cls, p: loads.append(p) or real_load(cls, p)))
+    second = site.site_tokenizer(vocab_size=300)
+    assert loads == [files[0]]
+    assert second.ranks == first.ranks
+    assert second.merges == first.merges
+    assert second.special_tokens == first.special_tokens == {"<|endoftext|>": 299}
+    # other inputs are another cache entry: that one would have to be trained
+    with pytest.raises(AssertionError, match="train was called"):
+        site.site_tokenizer(vocab_size=301)
+    with pytest.raises(AssertionError, match="train was called"):
+        site.site_tokenizer(vocab_size=300, special_tokens=())
+
+
+def test_site_tokenizer_is_trained_on_the_site_training_text(cache_in_tmp):
+    tok = site.site_tokenizer(vocab_size=320)
+    train, _ = site.site_corpus()
+    direct = BPETokenizer.train(train, 320, special_tokens=["<|endoftext|>"])
+    assert tok.merges == direct.merges
+    assert tok.ranks == direct.ranks
+
+
+def test_site_tokenizer_cache_key_includes_the_tokenizer_code():
+    # editing the trainer or encoder must invalidate the cached tokenizer
+    import groundup.tokenizer.bpe
+    import groundup.tokenizer.train
+
+    assert groundup.tokenizer.train in site._TOKENIZER_CODE
+    assert groundup.tokenizer.bpe in site._TOKENIZER_CODE
+
+
+# ------------------------------------------------------------------ atomic writes
+def test_atomic_writes_leave_only_the_file(tmp_path):
+    atomic.atomic_write_text(tmp_path / "a.txt", "héllo\n")
+    atomic.atomic_write_bytes(tmp_path / "b.bin", b"\x00\xff")
+    atomic.atomic_write_text(tmp_path / "a.txt", "second version\n")
+    atomic.atomic_write_bytes(tmp_path / "sub" / "c.bin", b"nested")
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "second version\n"
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\xff"
+    assert (tmp_path / "sub" / "c.bin").read_bytes() == b"nested"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.txt", "b.bin", "c.bin", "sub"]
+
+
+def test_atomic_write_text_is_utf8(tmp_path):
+    atomic.atomic_write_text(tmp_path / "u.txt", "日本語 ✓")
+    assert (tmp_path / "u.txt").read_bytes() == "日本語 ✓".encode("utf-8")
+
+
+def test_failed_atomic_write_keeps_old_content_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "data.bin"
+    atomic.atomic_write_bytes(path, b"old")
+
+    def boom(*args):
+        raise OSError("simulated failure")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="simulated"):
+        atomic.atomic_write_bytes(path, b"new" * 1000)
+    monkeypatch.undo()
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
