@@ -62,11 +62,14 @@ def make_site(tmp_path: Path, page: str) -> Path:
         "markdown_extensions": [
             "pymdownx.superfences",
             {"pymdownx.snippets": real_snippets_config()},
+            {"toc": {"permalink": True}},
         ],
+        "validation": real_config()["validation"],
     }
     (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
     (tmp_path / "docs").mkdir(exist_ok=True)
     (tmp_path / "docs" / "index.md").write_text(page, encoding="utf-8")
+    (tmp_path / "docs" / "other.md").write_text("# Other\n\n## A section\n", encoding="utf-8")
     (tmp_path / "code").mkdir(exist_ok=True)
     (tmp_path / "code" / "lib.py").write_text(
         "import math\n\n\n"
@@ -136,6 +139,29 @@ def test_snippet_section_builds(tmp_path):
 )
 def test_broken_snippet_fails_the_strict_build(tmp_path, snippet, error):
     site = make_site(tmp_path, f"# Page\n\n```python\n{snippet}\n```\n")
+    result = mkdocs_build(site, tmp_path / "out")
+    assert result.returncode != 0
+    assert error in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ (b2) links
+def test_working_links_and_anchors_build(tmp_path):
+    site = make_site(tmp_path, "# Page\n\n[ok](other.md#a-section)\n")
+    result = mkdocs_build(site, tmp_path / "out")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "link,error",
+    [
+        ("[broken](missing.md)", "not found among documentation files"),
+        ("[broken](other.md#no-such-section)", "does not contain an anchor '#no-such-section'"),
+        ("[broken](#nowhere)", "there is no such anchor on this page"),
+    ],
+    ids=["missing-page", "missing-anchor", "missing-local-anchor"],
+)
+def test_broken_link_or_anchor_fails_the_strict_build(tmp_path, link, error):
+    site = make_site(tmp_path, f"# Page\n\n{link}\n")
     result = mkdocs_build(site, tmp_path / "out")
     assert result.returncode != 0
     assert error in result.stdout + result.stderr
