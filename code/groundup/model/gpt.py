@@ -1,0 +1,167 @@
+"""`GPT`: token ids in, next-token logits out. A decoder-only transformer."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from groundup.model.block import Block, make_norm
+from groundup.model.config import GPTConfig
+from groundup.model.positions import LearnedPositions, alibi_bias, rope_angles, sinusoidal_positions
+
+
+# --8<-- [start:gpt]
+class GPT(nn.Module):
+    """Embed tokens (and positions), run n_layer blocks, normalise, project to the vocabulary."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
+        if config.positions == "learned":
+            self.pos_emb = LearnedPositions(config.block_size, config.d_model)
+        if config.positions == "sinusoidal":
+            pe = sinusoidal_positions(config.block_size, config.d_model)
+            self.register_buffer("pos_table", pe, persistent=False)
+        if config.positions == "rope":
+            cos, sin = rope_angles(config.block_size, config.dim_per_head, config.rope_theta)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        if config.positions == "alibi":
+            bias = alibi_bias(config.n_head, config.block_size)
+            self.register_buffer("alibi", bias, persistent=False)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.norm_f = make_norm(config)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        if config.tie_weights:
+            self.head.weight = self.tok_emb.weight  # one matrix: embed ids, score ids
+        self._init_weights()
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """idx: (B, T) token ids -> logits (B, T, vocab_size), and the mean
+        cross-entropy against targets (B, T) if given (ids of -100 are ignored)."""
+        self._check_ids(idx)
+        T = idx.size(1)
+        x = self.tok_emb(idx)                                    # (B, T, C)
+        if self.config.positions == "learned":
+            x = x + self.pos_emb(torch.arange(T, device=idx.device))
+        if self.config.positions == "sinusoidal":
+            x = x + self.pos_table[:T]
+        rope = (self.rope_cos[:T], self.rope_sin[:T]) if self.config.positions == "rope" else None
+        bias = self.alibi[:, :T, :T] if self.config.positions == "alibi" else None
+        x = self.dropout(x)
+        for block in self.blocks:
+            x = block(x, rope, bias)
+        logits = self.head(self.norm_f(x))                       # (B, T, V)
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        return logits, loss
+# --8<-- [end:gpt]
+
+    # --8<-- [start:generate]
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Append max_new_tokens ids to idx (B, T), one at a time; returns (B, T + new).
+
+        temperature 0 picks the most likely id (greedy); otherwise ids are sampled
+        from softmax(logits / temperature), restricted to the top_k if given.
+        The model sees at most the last block_size ids.
+        """
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size :]
+            logits = self(context)[0][:, -1, :]                   # (B, V): the next id's scores
+            if temperature == 0.0:
+                next_id = logits.argmax(dim=-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                probs = torch.softmax(logits, dim=-1)
+                next_id = torch.multinomial(probs, 1, generator=generator)
+            idx = torch.cat([idx, next_id], dim=1)
+        return idx
+    # --8<-- [end:generate]
+
+    # ------------------------------------------------------------------ helpers
+    def _init_weights(self) -> None:
+        """GPT-2's initialisation: N(0, 0.02) weights and zero biases, with the
+        projections that write into the residual stream scaled by 1/sqrt(2 n_layer)
+        so that the stream's variance does not grow with depth."""
+        writers = set()
+        for block in self.blocks:
+            writers.add(block.attn.proj)
+            if block.mlp is not None:
+                writers.add(block.mlp.down if hasattr(block.mlp, "down") else block.mlp.proj)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                std = 0.02 / math.sqrt(2 * self.config.n_layer) if module in writers else 0.02
+                nn.init.normal_(module.weight, mean=0.0, std=std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            elif isinstance(module, LearnedPositions):
+                nn.init.normal_(module.weight, mean=0.0, std=0.01)
+
+    def _check_ids(self, idx: torch.Tensor) -> None:
+        if not isinstance(idx, torch.Tensor):
+            raise TypeError(f"idx must be a torch.Tensor of token ids, got {type(idx).__name__}")
+        if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+            raise TypeError(f"idx must hold integer token ids, got dtype {idx.dtype}")
+        if idx.dim() != 2:
+            raise ValueError(f"idx must be (batch, time), got shape {tuple(idx.shape)}")
+        T = idx.size(1)
+        if T == 0:
+            raise ValueError("idx has no positions (T = 0)")
+        if T > self.config.block_size:
+            raise ValueError(
+                f"sequence of {T} tokens is longer than the context (block_size="
+                f"{self.config.block_size}); crop it to the last {self.config.block_size}"
+            )
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= self.config.vocab_size:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"token id {bad} is out of range for vocab_size={self.config.vocab_size}"
+            )
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """Number of distinct parameters (a tied matrix counts once)."""
+        params = {id(p): p for p in self.parameters()}
+        n = sum(p.numel() for p in params.values())
+        if exclude_embeddings:
+            n -= self.tok_emb.weight.numel()
+            if self.config.positions == "learned":
+                n -= self.pos_emb.weight.numel()
+        return n
+
+    @classmethod
+    def from_huggingface(cls, hf_model: Any) -> GPT:
+        """Convert an in-memory `transformers` GPT2LMHeadModel or LlamaForCausalLM."""
+        from groundup.model.hf import from_huggingface
+
+        return from_huggingface(hf_model)
+
+    @classmethod
+    def from_pretrained_files(cls, directory: str | Path) -> GPT:
+        """Load a local Hugging Face checkpoint folder (config.json + *.safetensors)."""
+        from groundup.model.hf import from_pretrained_files
+
+        return from_pretrained_files(directory)
