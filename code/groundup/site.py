@@ -1,21 +1,46 @@
-"""The site's shared, cached artefacts: its corpus and its trained tokenizer.
+"""The site's shared, cached artefacts: its corpus, its tokenizer and its model.
 
-Every article that needs "the site tokenizer" calls `site_tokenizer()`; the
-first call trains it (a second or two) and later calls load it from the cache.
+Every article that needs "the site tokenizer" calls `site_tokenizer()`, and
+every article that needs "the site model" calls `load_site_model()`. The first
+call trains it (a second or two for the tokenizer, two or three minutes for the
+model) and later calls load it from the cache, keyed by a hash of the corpus,
+the settings and the code that produces it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import time
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
+import groundup.model.attention
+import groundup.model.block
+import groundup.model.config
+import groundup.model.gpt
+import groundup.model.mlp
+import groundup.model.norms
+import groundup.model.positions
 import groundup.tokenizer.bpe
 import groundup.tokenizer.encode
 import groundup.tokenizer.files
 import groundup.tokenizer.train
+import groundup.train.checkpoint
+import groundup.train.data
+import groundup.train.loop
+import groundup.train.loss
+import groundup.train.optim
+import groundup.train.schedule
+from groundup.atomic import atomic_write_text
 from groundup.cache import cache_path
 from groundup.corpus import load_corpus, split_corpus
+from groundup.model import GPT, GPTConfig
 from groundup.tokenizer import BPETokenizer, GPT4_SPLIT_PATTERN
+from groundup.train import TrainConfig, latest_checkpoint, load_checkpoint, open_tokens, train, write_tokens
+from groundup.train.heldout import heldout_loss, unigram_loss
 
 SITE_VOCAB_SIZE = 4096
 SITE_SPECIAL_TOKENS = ("<|endoftext|>",)
@@ -24,6 +49,12 @@ _TOKENIZER_CODE = (
     groundup.tokenizer.encode,
     groundup.tokenizer.files,
     groundup.tokenizer.train,
+)
+_MODEL_CODE = (
+    groundup.model.attention, groundup.model.block, groundup.model.config, groundup.model.gpt,
+    groundup.model.mlp, groundup.model.norms, groundup.model.positions,
+    groundup.train.checkpoint, groundup.train.data, groundup.train.loop, groundup.train.loss,
+    groundup.train.optim, groundup.train.schedule,
 )
 
 
@@ -54,3 +85,105 @@ def site_tokenizer(
     tok.save(path)
     return tok
 # --8<-- [end:site_tokenizer]
+
+
+# ---------------------------------------------------------------------------- the site model
+# --8<-- [start:site_model_config]
+SITE_MODEL = {"n_layer": 4, "n_head": 4, "d_model": 128, "dropout": 0.1}  # GPT-2 flavour
+SITE_TRAINING = {
+    "batch_size": 16, "block_size": 128, "max_steps": 600,
+    "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 60, "weight_decay": 0.1, "grad_clip": 1.0,
+    "eval_interval": 25, "eval_iters": 8, "checkpoint_interval": 100, "seed": 1337,
+}
+# --8<-- [end:site_model_config]
+
+
+@dataclass
+class SiteModel:
+    """The site's trained GPT, its tokenizer, and the record of its training run."""
+
+    model: GPT                    # in eval mode, on the CPU
+    tokenizer: BPETokenizer
+    train_config: TrainConfig
+    losses: list[float]           # training loss of every update
+    eval_losses: dict[int, float]  # step -> loss on fixed batches of the held-out text
+    train_seconds: float          # wall time of the training run that produced it
+    heldout_loss: float           # mean loss over every held-out token (nats per token)
+    unigram_loss: float           # the same for a unigram model of the training tokens
+    heldout_tokens: int
+
+
+def site_token_files() -> tuple[Path, Path]:
+    """The site corpus encoded with the site tokenizer: (train, held-out) token files."""
+    tok = site_tokenizer()
+    train_text, heldout_text = site_corpus()
+    paths = []
+    for name, text in (("train", train_text), ("heldout", heldout_text)):
+        inputs = {"text": hashlib.sha256(text.encode()).hexdigest(), "tokenizer": _tokenizer_key()}
+        path = cache_path(f"tokens-{name}", inputs, (groundup.train.data,), suffix=".bin")
+        if not path.exists():
+            write_tokens(path, tok.encode_ordinary(text), tok.vocab_size)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def site_run_config(out_dir: Path, model: dict[str, Any] | None = None,
+                    **training: Any) -> TrainConfig:
+    """The TrainConfig of the site model (or of a variant with other model fields)."""
+    train_path, heldout_path = site_token_files()
+    return TrainConfig(
+        train_data=str(train_path), val_data=str(heldout_path), out_dir=str(out_dir),
+        model={**SITE_MODEL, **(model or {})}, progress=False,
+        **{**SITE_TRAINING, **training},
+    )
+
+
+# --8<-- [start:load_site_model]
+def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> SiteModel:
+    """The site model, trained on first use and cached on disk.
+
+    Training runs through `groundup.train` with checkpoints in the cache folder,
+    so a build killed mid-training resumes where it stopped. `model` and
+    `training` override fields of SITE_MODEL and SITE_TRAINING (for variants).
+    """
+    key = {"model": {**SITE_MODEL, **(model or {})}, "training": {**SITE_TRAINING, **training},
+           "tokens": [p.name for p in site_token_files()]}
+    run_dir = cache_path("site-model", key, _MODEL_CODE)
+    summary_path = run_dir / "summary.json"
+    if not summary_path.exists():
+        config = site_run_config(run_dir, model, **training)
+        resumed = latest_checkpoint(run_dir)
+        started = time.perf_counter()
+        train(config, resume=resumed is not None)
+        seconds = time.perf_counter() - started
+        atomic_write_text(summary_path, json.dumps({
+            "train_seconds": seconds,
+            "resumed_from": None if resumed is None else resumed.name,
+        }))
+    return _load_run(run_dir)
+# --8<-- [end:load_site_model]
+
+
+@lru_cache(maxsize=None)
+def _load_run(run_dir: Path) -> SiteModel:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    checkpoint = load_checkpoint(latest_checkpoint(run_dir))
+    config = TrainConfig(**checkpoint["train_config"])
+    gpt = GPT(GPTConfig(**checkpoint["model_config"]))
+    gpt.load_state_dict(checkpoint["model"])
+    gpt.eval()
+    train_ids = open_tokens(config.train_data)
+    heldout_ids = open_tokens(config.val_data)
+    return SiteModel(
+        model=gpt, tokenizer=site_tokenizer(), train_config=config,
+        losses=list(checkpoint["losses"]),
+        eval_losses={int(k): v for k, v in checkpoint["eval_losses"].items()},
+        train_seconds=summary["train_seconds"],
+        heldout_loss=heldout_loss(gpt, heldout_ids),
+        unigram_loss=unigram_loss(train_ids, heldout_ids, gpt.config.vocab_size),
+        heldout_tokens=len(heldout_ids),
+    )
+
+
+def _tokenizer_key() -> str:
+    return hashlib.sha256(json.dumps(sorted((b.hex(), i) for b, i in site_tokenizer().ranks.items())).encode()).hexdigest()
