@@ -261,13 +261,18 @@ def test_no_page_shows_an_execution_error(real_site):
             assert marker not in page, f"{rendered.relative_to(site)}: {marker}"
 
 
-def test_tokenization_pages_show_executed_output(real_site):
+CHAPTERS = ("tokenization/", "transformer/")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_page_shows_executed_output(real_site, chapter):
+    """Each article runs code at build time and shows what it computed."""
     site, result = real_site
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     code_sources = "\n".join(
         _norm(p.read_text(encoding="utf-8")) for p in (ROOT / "code").rglob("*.py")
     )
-    pages = [p for p in nav_pages(real_config()["nav"]) if p.startswith("tokenization/")]
+    pages = [p for p in nav_pages(real_config()["nav"]) if p.startswith(chapter)]
     assert len(pages) >= 5
     missing = []
     for page in pages:
@@ -276,3 +281,14 @@ def test_tokenization_pages_show_executed_output(real_site):
         if not EXEC_FENCE.search(md_source) or not executed_outputs(md_source, rendered, code_sources):
             missing.append(page)
     assert missing == [], f"pages without executed output: {missing}"
+
+
+def test_chapter_plots(real_site):
+    """The chapters draw their figures at build time (inline SVG from matplotlib)."""
+    site, _ = real_site
+    for chapter, at_least in (("tokenization", 3), ("transformer", 10)):
+        figures = sum(
+            len(re.findall(r'<div class="gu-figure"', p.read_text(encoding="utf-8")))
+            for p in (site / chapter).rglob("index.html")
+        )
+        assert figures >= at_least, (chapter, figures)
