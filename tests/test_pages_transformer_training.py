@@ -39,7 +39,8 @@ from groundup.train import (
     write_tokens,
 )
 from groundup.train.heldout import heldout_loss
-from groundup.train.inspect_checkpoint import describe_checkpoint, site_run_dir
+from groundup.site import site_run_dir
+from groundup.train.inspect_checkpoint import describe_checkpoint
 from groundup.train.metrics import (
     bits_per_byte,
     perplexity,

@@ -111,6 +111,7 @@ class SiteModel:
     heldout_loss: float           # mean loss over every held-out token (nats per token)
     unigram_loss: float           # the same for a unigram model of the training tokens
     heldout_tokens: int
+    run_dir: Path                 # the run's folder in the cache (checkpoints, summary)
 
 
 def site_token_files() -> tuple[Path, Path]:
@@ -146,9 +147,7 @@ def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> Sit
     so a build killed mid-training resumes where it stopped. `model` and
     `training` override fields of SITE_MODEL and SITE_TRAINING (for variants).
     """
-    key = {"model": {**SITE_MODEL, **(model or {})}, "training": {**SITE_TRAINING, **training},
-           "tokens": [p.name for p in site_token_files()]}
-    run_dir = cache_path("site-model", key, _MODEL_CODE)
+    run_dir = site_run_dir(model, **training)
     summary_path = run_dir / "summary.json"
     if not summary_path.exists():
         config = site_run_config(run_dir, model, **training)
@@ -164,16 +163,26 @@ def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> Sit
 # --8<-- [end:load_site_model]
 
 
+def site_run_dir(model: dict[str, Any] | None = None, **training: Any) -> Path:
+    """The cache folder of the site model's run, or of a variant's (same arguments as
+    `load_site_model`). Its name hashes the settings, the token files and the code."""
+    key = {"model": {**SITE_MODEL, **(model or {})}, "training": {**SITE_TRAINING, **training},
+           "tokens": [p.name for p in site_token_files()]}
+    return cache_path("site-model", key, _MODEL_CODE)
+
+
 @lru_cache(maxsize=None)
 def _load_run(run_dir: Path) -> SiteModel:
     summary = json.loads((run_dir / "summary.json").read_text())
     checkpoint = load_checkpoint(latest_checkpoint(run_dir))
-    config = TrainConfig(**checkpoint["train_config"])
+    train_path, heldout_path = site_token_files()  # not the paths stored in the checkpoint:
+    config = TrainConfig(**{**checkpoint["train_config"], "out_dir": str(run_dir),  # the cache
+                            "train_data": str(train_path), "val_data": str(heldout_path)})  # may move
     gpt = GPT(GPTConfig(**checkpoint["model_config"]))
     gpt.load_state_dict(checkpoint["model"])
     gpt.eval()
-    train_ids = open_tokens(config.train_data)
-    heldout_ids = open_tokens(config.val_data)
+    train_ids = open_tokens(train_path)
+    heldout_ids = open_tokens(heldout_path)
     return SiteModel(
         model=gpt, tokenizer=site_tokenizer(), train_config=config,
         losses=list(checkpoint["losses"]),
@@ -182,6 +191,7 @@ def _load_run(run_dir: Path) -> SiteModel:
         heldout_loss=heldout_loss(gpt, heldout_ids),
         unigram_loss=unigram_loss(train_ids, heldout_ids, gpt.config.vocab_size),
         heldout_tokens=len(heldout_ids),
+        run_dir=run_dir,
     )
 
 

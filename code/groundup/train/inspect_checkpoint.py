@@ -7,7 +7,6 @@ rate and the batches), the configs, the loss history and the random generators.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -57,14 +56,3 @@ def describe_checkpoint(ckpt: dict[str, Any]) -> list[tuple[str, str]]:
     }
     return [(key, about.get(key, type(value).__name__)) for key, value in ckpt.items()]
 # --8<-- [end:describe]
-
-
-def site_run_dir(model: dict[str, Any] | None = None, **training: Any) -> Path:
-    """The cache folder of the site model's run (or a variant's), as `load_site_model` names it."""
-    from groundup import site
-    from groundup.cache import cache_path
-
-    key = {"model": {**site.SITE_MODEL, **(model or {})},
-           "training": {**site.SITE_TRAINING, **training},
-           "tokens": [p.name for p in site.site_token_files()]}
-    return cache_path("site-model", key, site._MODEL_CODE)
