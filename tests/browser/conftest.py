@@ -1,0 +1,132 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against the built site
+served on 127.0.0.1.
+
+Needs `/usr/bin/chromium` (Debian: `apt-get install -y chromium`); Playwright's own
+browser download is never used. Every test here is marked `browser` and runs in the
+second step of the README's test command. Screenshots and other artifacts go to
+`$GROUNDUP_ARTIFACTS` (default: `test-artifacts/` in the repository).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("GROUNDUP_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    path = Path(os.environ.get("GROUNDUP_ARTIFACTS", ROOT / "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real site, built once per session with `mkdocs build --strict`."""
+    out = tmp_path_factory.mktemp("browser-site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
+           "GROUNDUP_CACHE_DIR": os.environ.get("GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup"))}
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return out
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site: Path) -> Iterator[str]:
+    """The built site, served over HTTP on 127.0.0.1 (a free port)."""
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} not found: the browser tests need Debian's chromium "
+                    f"(apt-get install -y chromium), or GROUNDUP_CHROMIUM=/path/to/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Watch:
+    """What a page did: console errors, uncaught exceptions, requests to other origins."""
+
+    origin: str
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    bytes_received: dict[str, int] = field(default_factory=dict)
+
+    def clean(self) -> bool:
+        return not (self.console_errors or self.page_errors or self.foreign_requests)
+
+
+def watch(page: object, site_url: str) -> Watch:
+    """Record what `page` does from now on (see `Watch`)."""
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(site_url))
+    w = Watch(origin)
+    page.on("console", lambda m: w.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: w.page_errors.append(str(e)))
+
+    def on_request(request: object) -> None:
+        url = request.url
+        if not url.startswith((origin, "data:", "blob:", "about:")):
+            w.foreign_requests.append(url)
+
+    page.on("request", on_request)
+    return w
+
+
+@pytest.fixture
+def context(browser: object) -> Iterator[object]:
+    """A fresh browser profile (empty localStorage) per test, light scheme."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: object, site_url: str) -> Iterator[object]:
+    """A page in a fresh profile; `page.watch` records errors and foreign requests."""
+    pg = context.new_page()
+    pg.watch = watch(pg, site_url)
+    yield pg
+    pg.close()
