@@ -21,8 +21,8 @@ from groundup.model import (
     scaled_dot_product_attention,
 )
 from groundup.model.heads_reference import attention_head_by_head, expand_kv_heads
+from groundup.model.counting import published_shapes
 from groundup.model.kv_budget import (
-    PUBLISHED,
     attention_parameters,
     kv_cache_bytes_per_token,
     model_parameters,
@@ -37,6 +37,8 @@ from groundup.model.toy_attention import (
     previous_token_head,
     toy_inputs,
 )
+
+SHAPES = published_shapes()
 
 
 # ------------------------------------------------------------ heads in one call
@@ -179,21 +181,22 @@ def test_changing_a_token_changes_no_earlier_output(attention, positions) -> Non
 
 # ------------------------------------------------------------ KV cache and GQA
 def test_published_configs_have_the_published_parameter_counts() -> None:
-    assert model_parameters(PUBLISHED["GPT-2 small"]) == 124_439_808
-    assert model_parameters(PUBLISHED["Llama-2-7B"]) == 6_738_415_616
-    assert model_parameters(PUBLISHED["Llama-3-8B"]) == 8_030_261_248
-    assert model_parameters(PUBLISHED["Llama-2-70B"]) == 68_976_648_192
+    assert model_parameters(SHAPES["GPT-2 small"]) == 124_439_808
+    assert model_parameters(SHAPES["Llama 2 7B"]) == 6_738_415_616
+    assert model_parameters(SHAPES["Llama 3 8B"]) == 8_030_261_248
+    assert model_parameters(SHAPES["Llama 2 70B"]) == 68_976_648_192
 
 
 def test_kv_cache_bytes_of_the_published_configs() -> None:
-    kv = {name: kv_cache_bytes_per_token(c) for name, c in PUBLISHED.items()}
-    assert kv == {"GPT-2 small": 36_864, "Llama-2-7B": 524_288, "Llama-3-8B": 131_072,
-                  "Llama-2-70B": 327_680}
-    big = PUBLISHED["Llama-2-70B"]
-    assert kv_cache_bytes_per_token(big.replace(n_kv_heads=None)) == 8 * kv["Llama-2-70B"]
-    assert kv["Llama-2-70B"] < kv["Llama-2-7B"]
-    assert kv_cache_bytes_per_token(PUBLISHED["Llama-2-7B"].replace(n_kv_heads=1)) == 16 * 1024
-    assert kv_cache_bytes_per_token(big, bytes_per_value=4) == 2 * kv["Llama-2-70B"]
+    names = ("GPT-2 small", "Llama 2 7B", "Llama 3 8B", "Llama 2 70B")
+    kv = {name: kv_cache_bytes_per_token(SHAPES[name]) for name in names}
+    assert kv == {"GPT-2 small": 36_864, "Llama 2 7B": 524_288, "Llama 3 8B": 131_072,
+                  "Llama 2 70B": 327_680}
+    big = SHAPES["Llama 2 70B"]
+    assert kv_cache_bytes_per_token(big.replace(n_kv_heads=None)) == 8 * kv["Llama 2 70B"]
+    assert kv["Llama 2 70B"] < kv["Llama 2 7B"]
+    assert kv_cache_bytes_per_token(SHAPES["Llama 2 7B"].replace(n_kv_heads=1)) == 16 * 1024
+    assert kv_cache_bytes_per_token(big, bytes_per_value=4) == 2 * kv["Llama 2 70B"]
 
 
 @pytest.mark.parametrize("n_kv_heads", [4, 2, 1])
@@ -219,7 +222,7 @@ def test_kv_cache_bytes_match_what_transformers_caches(n_kv_heads: int) -> None:
 def test_attention_parameters_on_the_meta_device() -> None:
     small = GPTConfig(d_model=64, n_head=8, n_kv_heads=2)
     assert attention_parameters(small) == sum(p.numel() for p in MultiHeadAttention(small).parameters())
-    big = PUBLISHED["Llama-2-70B"]
+    big = SHAPES["Llama 2 70B"]
     d, hd = big.d_model, big.dim_per_head
     assert attention_parameters(big) == d * (big.n_head * hd + 2 * big.kv_heads * hd) + big.n_head * hd * d
     saved = attention_parameters(big.replace(n_kv_heads=None)) - attention_parameters(big)

@@ -23,7 +23,10 @@ from groundup.model.inspect import (
     trace_forward,
     windows,
 )
-from groundup.model.kv_budget import PUBLISHED, model_parameters
+from groundup.model.counting import published_shapes
+from groundup.model.kv_budget import model_parameters
+
+SHAPES = published_shapes()
 from groundup.site import load_site_model, site_corpus, site_token_files
 from groundup.timing import one_thread
 from groundup.train import open_tokens
@@ -324,7 +327,7 @@ def test_parameter_table(site) -> None:
     assert count.total == model.num_parameters() == 1_334_016
     assert count.head == 0 and model.head.weight is model.tok_emb.weight
     assert count.embedding > count.per_block                 # "more than any one block"
-    assert model_parameters(PUBLISHED["GPT-2 small"]) > 90 * model.num_parameters()
+    assert model_parameters(SHAPES["GPT-2 small"]) > 90 * model.num_parameters()
 
 
 def test_training_claims(site) -> None:
