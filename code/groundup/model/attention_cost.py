@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 import torch
 
 from groundup.model.attention import scaled_dot_product_attention
+from groundup.timing import best_time, one_thread
 
 
 class AttentionCost(NamedTuple):
@@ -24,15 +24,8 @@ def attention_cost(T: int, head_dim: int = 64, repeats: int = 5, seed: int = 0) 
     weights tensor."""
     g = torch.Generator().manual_seed(seed)
     q, k, v = (torch.randn(1, 1, T, head_dim, generator=g) for _ in range(3))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            _, weights = scaled_dot_product_attention(q, k, v)
-            best = min(best, time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(threads)
-    return AttentionCost(T, best, weights.numel() * weights.element_size())
+    with one_thread():
+        seconds = best_time(lambda: scaled_dot_product_attention(q, k, v), repeats, warmup=0)
+    _, weights = scaled_dot_product_attention(q, k, v)
+    return AttentionCost(T, seconds, weights.numel() * weights.element_size())
 # --8<-- [end:cost]
