@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -44,10 +45,21 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real site, built once per session with `mkdocs build --strict`."""
+def server_port() -> int:
+    """A free port on 127.0.0.1 for the test server, chosen before the site is built."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory, server_port: int) -> Path:
+    """The real site, built once per session with `mkdocs build --strict`, for the
+    address it will be served at: Material's instant navigation only takes over links
+    that the sitemap lists, and those carry the build's `site_url`, port included."""
     out = tmp_path_factory.mktemp("browser-site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
+           "SITE_URL": f"http://127.0.0.1:{server_port}/",
            "GROUNDUP_CACHE_DIR": os.environ.get("GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup"))}
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
@@ -61,10 +73,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def site_url(built_site: Path) -> Iterator[str]:
-    """The built site, served over HTTP on 127.0.0.1 (a free port)."""
+def site_url(built_site: Path, server_port: int) -> Iterator[str]:
+    """The built site, served over HTTP on 127.0.0.1 at the address it was built for."""
     handler = functools.partial(_QuietHandler, directory=str(built_site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", server_port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"

@@ -152,26 +152,9 @@ def test_keyboard_only(page, site_url):
     assert page.watch.clean(), page.watch
 
 
-def follow_instant_navigation(page, site_url: str) -> None:
-    """Let Material's instant navigation work on the test server.
-
-    Material only intercepts links listed in sitemap.xml and compares them port
-    included, but the site is built for its `site_url` (port 8000 unless SITE_URL is
-    set) and served here on a free port. So the sitemap is handed to the page with
-    this server's origin, as a deployment whose site_url matches would serve it.
-    """
-    def rewrite(route):
-        response = route.fetch()
-        body = re.sub(r"https?://[^/<\s]+/", site_url, response.text())
-        route.fulfill(response=response, body=body)
-
-    page.route("**/sitemap.xml", rewrite)
-
-
 def test_works_after_instant_navigation(page, site_url):
     """From an article to a quiz, to the other quiz and back, by clicking nav links:
     every quiz that instant navigation swaps in is set up and answers."""
-    follow_instant_navigation(page, site_url)
     page.goto(site_url + "tokenization/quirks/")
     page.wait_for_load_state("networkidle")
     page.evaluate("window.__quizNoReload = true")

@@ -167,27 +167,9 @@ def toggle_palette(page) -> None:
     page.locator("form[data-md-component=palette] label:not([hidden])").click()
 
 
-def sitemap_for_this_origin(page, site_url: str) -> None:
-    """Serve sitemap.xml with its URLs on the test server's origin.
-
-    Material's instant navigation only intercepts links listed in sitemap.xml, and it
-    matches them by scheme, host and port. The build writes `site_url`
-    (http://127.0.0.1:8000/ unless SITE_URL is set; on GitHub Pages, the real origin),
-    while the test server listens on a free port, so without this every click would be
-    a full page load."""
-    def handle(route) -> None:
-        body = route.fetch().text()
-        home = min(re.findall(r"<loc>\s*([^<\s]+)", body), key=len)  # the built site_url
-        route.fulfill(body=body.replace(f"<loc>{home}", f"<loc>{site_url}"),
-                      content_type="application/xml")
-
-    page.route("**/sitemap.xml", handle)
-
-
 def test_dark_mode_toggle_switches_persists_and_repaints(page, site_url):
     """The palette toggle switches the scheme, the background really changes, and the
     choice survives a reload and an instant navigation (and switching back works)."""
-    sitemap_for_this_origin(page, site_url)
     page.goto(site_url + "transformer/scaling/")
     page.wait_for_load_state("networkidle")
     assert scheme(page) == LIGHT
