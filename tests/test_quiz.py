@@ -3,7 +3,7 @@ ones (each error names the file and the right line), the build guard on tiny
 throwaway sites, the real quizzes, and the accessible structure of their HTML.
 
 The browser behaviour (feedback, keyboard, instant navigation, dark mode) is in
-tests/browser/test_quiz.py.
+tests/browser/test_browser_quiz.py.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
  * request back until the reader shows an intent to search: pointing at or focusing
  * the search box, opening search (click, or the f, s, / shortcuts), or following a
  * search result link (?h=..., for search.highlight). Everything else is untouched.
- * tests/browser/test_site.py checks that pages do not fetch the index on load and
+ * tests/browser/test_browser_site.py checks that pages do not fetch the index on load and
  * that search still works.
  */
 (function () {
