@@ -31,7 +31,7 @@ def write_section(path: Path, section: str, name: str) -> None:
     old = path.read_text(encoding="utf-8") if path.exists() else NEW_FILE_HEADER
     start, end = old.find(start_mark), old.find(end_mark)
     if start != -1 and end > start:
-        new = old[:start] + section.rstrip("\n") + old[end + len(end_mark):]
+        new = old[:start] + section.rstrip("\n") + old[end + len(end_mark) :]
     else:
         new = old.rstrip("\n") + "\n\n" + section
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,9 +83,12 @@ def machine_info(measured_paths: tuple[str, ...]) -> dict[str, Any]:
 def git_commit(measured_paths: tuple[str, ...]) -> str | None:
     """`git rev-parse --short HEAD`, plus a note when the measured files have changes."""
     try:
+
         def git(*cmd: str) -> str:
-            return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True,
-                                  check=True, timeout=30).stdout.strip()
+            return subprocess.run(
+                ["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
+            ).stdout.strip()
+
         commit = git("rev-parse", "--short", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", *measured_paths)
         return commit + (" (with uncommitted changes)" if dirty else "")

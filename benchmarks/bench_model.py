@@ -46,11 +46,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 import transformers
+from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.utils import logging as hf_logging
+
 from groundup.model import GPT, GPTConfig
 from groundup.model.hf import gpt2_state_dict
 from groundup.model.memory import MB, MMAP_THRESHOLD, attention_memory_sweep
-from transformers import GPT2Config, GPT2LMHeadModel
-from transformers.utils import logging as hf_logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
@@ -89,9 +90,16 @@ class BenchConfig:
     def hf_config(self) -> GPT2Config:
         """GPT-2 config at this shape, all dropout off, no cache-related tokens."""
         return GPT2Config(
-            vocab_size=self.vocab_size, n_positions=self.seq_len, n_embd=self.d_model,
-            n_layer=self.n_layer, n_head=self.n_head, resid_pdrop=0.0, embd_pdrop=0.0,
-            attn_pdrop=0.0, bos_token_id=None, eos_token_id=None,
+            vocab_size=self.vocab_size,
+            n_positions=self.seq_len,
+            n_embd=self.d_model,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=None,
+            eos_token_id=None,
         )
 
     @property
@@ -109,10 +117,12 @@ QUICK_CONFIGS = (
     BenchConfig("tiny-2", d_model=48, n_layer=2, n_head=4, seq_len=64, batch=2, vocab_size=256),
 )
 # Attention memory: GPTConfig's default shape (the site scale), batch 1, growing T.
-FULL_MEMORY = {"config": GPTConfig(),
-               "seq_lens": (256, 512, 1024, 2048, 4096), "batch": 1}
-QUICK_MEMORY = {"config": GPTConfig(vocab_size=128, n_layer=1, n_head=2, d_model=32),
-                "seq_lens": (128, 256), "batch": 1}
+FULL_MEMORY = {"config": GPTConfig(), "seq_lens": (256, 512, 1024, 2048, 4096), "batch": 1}
+QUICK_MEMORY = {
+    "config": GPTConfig(vocab_size=128, n_layer=1, n_head=2, d_model=32),
+    "seq_lens": (128, 256),
+    "batch": 1,
+}
 
 START_MARK, END_MARK = markers("model")
 
@@ -121,19 +131,33 @@ START_MARK, END_MARK = markers("model")
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; defaults depend on --quick."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: tiny models, two memory points")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="interleaved timed blocks per model "
-                        f"(default {DEFAULT_REPEATS[False]}; {DEFAULT_REPEATS[True]} with --quick)")
-    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                   help=f"torch.set_num_threads for every measurement (default {DEFAULT_THREADS})")
-    p.add_argument("--memory-workers", type=int, default=2,
-                   help="memory measurements run side by side (each in its own process)")
-    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                   help="Markdown file whose model section is (re)written")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                   help="JSON file for the raw numbers")
+    p.add_argument("--quick", action="store_true", help="smoke run: tiny models, two memory points")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="interleaved timed blocks per model "
+        f"(default {DEFAULT_REPEATS[False]}; {DEFAULT_REPEATS[True]} with --quick)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"torch.set_num_threads for every measurement (default {DEFAULT_THREADS})",
+    )
+    p.add_argument(
+        "--memory-workers",
+        type=int,
+        default=2,
+        help="memory measurements run side by side (each in its own process)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="Markdown file whose model section is (re)written",
+    )
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="JSON file for the raw numbers")
     args = p.parse_args(argv)
     if args.repeats is None:
         args.repeats = DEFAULT_REPEATS[args.quick]
@@ -175,8 +199,9 @@ def hf_loss(hf: GPT2LMHeadModel, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
     return F.cross_entropy(hf_logits(hf, x).flatten(0, 1), y.flatten())
 
 
-def check_parity(hf: GPT2LMHeadModel, ours: GPT, x: torch.Tensor,
-                 y: torch.Tensor) -> dict[str, float]:
+def check_parity(
+    hf: GPT2LMHeadModel, ours: GPT, x: torch.Tensor, y: torch.Tensor
+) -> dict[str, float]:
     """Both models in train mode (dropout is 0): logits, loss and gradients must agree,
     and the logits again in eval mode under `torch.no_grad()`.
 
@@ -226,16 +251,20 @@ def check_parity(hf: GPT2LMHeadModel, ours: GPT, x: torch.Tensor,
 Step = Callable[[], Any]
 
 
-def train_steps(hf: GPT2LMHeadModel, ours: GPT, x: torch.Tensor,
-                y: torch.Tensor) -> dict[str, Step]:
+def train_steps(
+    hf: GPT2LMHeadModel, ours: GPT, x: torch.Tensor, y: torch.Tensor
+) -> dict[str, Step]:
     """{"ours": step, "hf": step}: zero_grad, forward + loss, backward, AdamW step."""
     steps: dict[str, Step] = {}
     for peer, model, loss_fn in (("ours", ours, ours_loss), ("hf", hf, hf_loss)):
         model.train()
         opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
 
-        def step(model: Any = model, opt: torch.optim.Optimizer = opt,
-                 loss_fn: Callable[..., torch.Tensor] = loss_fn) -> float:
+        def step(
+            model: Any = model,
+            opt: torch.optim.Optimizer = opt,
+            loss_fn: Callable[..., torch.Tensor] = loss_fn,
+        ) -> float:
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model, x, y)
             loss.backward()
@@ -262,8 +291,9 @@ def infer_steps(hf: GPT2LMHeadModel, ours: GPT, x: torch.Tensor) -> dict[str, St
     return {"ours": ours_step, "hf": hf_step}
 
 
-def time_interleaved(steps: dict[str, Step], repeats: int, target_block_s: float,
-                     warmup: int = 2) -> dict[str, Any]:
+def time_interleaved(
+    steps: dict[str, Step], repeats: int, target_block_s: float, warmup: int = 2
+) -> dict[str, Any]:
     """Time every step of `repeats` interleaved blocks per peer.
 
     After `warmup` untimed steps per peer, the number of steps per block is
@@ -317,8 +347,7 @@ def throughput_row(cfg: BenchConfig, timing: dict[str, Any], floor: float) -> di
 # ------------------------------------------------------------------ machine
 def machine_info(threads: int) -> dict[str, Any]:
     """The shared machine facts plus threads and the peers' versions, for the report header."""
-    probe = GPT2LMHeadModel(GPT2Config(vocab_size=8, n_positions=4, n_embd=8, n_layer=1,
-                                       n_head=1))
+    probe = GPT2LMHeadModel(GPT2Config(vocab_size=8, n_positions=4, n_embd=8, n_layer=1, n_head=1))
     return {
         **_report.machine_info(("code/groundup/model", "benchmarks/bench_model.py")),
         "torch_threads": threads,
@@ -334,8 +363,14 @@ def memory_rows(spec: dict[str, Any], threads: int, workers: int) -> list[dict[s
     """Forward, then forward + backward, for explicit and SDPA at every T."""
     rows = []
     for backward in (False, True):
-        rows += attention_memory_sweep(spec["config"], spec["seq_lens"], batch=spec["batch"],
-                                       backward=backward, workers=workers, threads=threads)
+        rows += attention_memory_sweep(
+            spec["config"],
+            spec["seq_lens"],
+            batch=spec["batch"],
+            backward=backward,
+            workers=workers,
+            threads=threads,
+        )
     return rows
 
 
@@ -345,8 +380,10 @@ def memory_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seq_lens = sorted({r["seq_len"] for r in rows})
     table = []
     for i, t in enumerate(seq_lens):
-        entry: dict[str, Any] = {"seq_len": t,
-                                 "score_matrix_mb": by["explicit", False, t]["score_matrix_bytes"] / MB}
+        entry: dict[str, Any] = {
+            "seq_len": t,
+            "score_matrix_mb": by["explicit", False, t]["score_matrix_bytes"] / MB,
+        }
         for backward, tag in ((False, "fwd"), (True, "fwd_bwd")):
             exp, sdpa = by["explicit", backward, t], by["sdpa", backward, t]
             entry[f"explicit_{tag}_mb"] = exp["extra_bytes"] / MB
@@ -355,7 +392,9 @@ def memory_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if i > 0:
                 prev = seq_lens[i - 1]
                 for a in ("explicit", "sdpa"):
-                    growth = by[a, backward, t]["extra_bytes"] / max(by[a, backward, prev]["extra_bytes"], 1)
+                    growth = by[a, backward, t]["extra_bytes"] / max(
+                        by[a, backward, prev]["extra_bytes"], 1
+                    )
                     entry[f"{a}_{tag}_growth"] = growth
         table.append(entry)
     return table
@@ -386,31 +425,42 @@ def render_markdown(results: dict[str, Any]) -> str:
     mem = results["memory"]
     lines = [START_MARK, "## Model", ""]
     if s["quick"]:
-        lines += ["!!! warning \"Quick smoke run\"",
-                  ("    Made with `--quick`: tiny models and two sequence lengths. "
-                  "These numbers only show that the script works."), ""]
+        lines += [
+            '!!! warning "Quick smoke run"',
+            (
+                "    Made with `--quick`: tiny models and two sequence lengths. "
+                "These numbers only show that the script works."
+            ),
+            "",
+        ]
     lines += [
-        (f"Our `GPT` (`groundup.model`) against Hugging Face `transformers` GPT-2, measured by "
-        f"`benchmarks/bench_model.py` in one run on {results['date']}."),
+        (
+            f"Our `GPT` (`groundup.model`) against Hugging Face `transformers` GPT-2, measured by "
+            f"`benchmarks/bench_model.py` in one run on {results['date']}."
+        ),
         "",
         "| Setup | |",
         "|---|---|",
         f"| CPU | {m['cpu']} ({m['usable_cores']} cores usable, {m['logical_cores']} logical) |",
         f"| Threads | `torch.set_num_threads({m['torch_threads']})` for every measurement |",
         f"| Python | {m['python']} on {m['platform']} |",
-        (f"| Libraries | torch {m['torch']}, transformers {m['transformers']} "
-        f"(GPT2LMHeadModel, attention implementation `{m['hf_attn_implementation']}`, "
-        "its default) |"),
+        (
+            f"| Libraries | torch {m['torch']}, transformers {m['transformers']} "
+            f"(GPT2LMHeadModel, attention implementation `{m['hf_attn_implementation']}`, "
+            "its default) |"
+        ),
         f"| groundup commit | {m['groundup_commit'] or 'unknown'} |",
-        (f"| Load average (1 min): start / highest sampled / end | {load['start']:.2f} / "
-        f"{load['peak']:.2f} / {load['end']:.2f} |"),
+        (
+            f"| Load average (1 min): start / highest sampled / end | {load['start']:.2f} / "
+            f"{load['peak']:.2f} / {load['end']:.2f} |"
+        ),
         f"| Wall time of the whole run | {results['wall_s'] / 60:.1f} min |",
         "",
         "**How throughput was measured.** For each row, a `transformers` `GPT2LMHeadModel` "
         "is built at that shape with every dropout at 0 and its default attention "
         f"implementation (`{m['hf_attn_implementation']}`), and ours is converted from it "
         "with `GPT.from_huggingface`, so both hold the same weights; ours also uses SDPA "
-        "attention (`GPTConfig.attention=\"sdpa\"`). Both get the same random batch of "
+        'attention (`GPTConfig.attention="sdpa"`). Both get the same random batch of '
         "token ids. Before timing, the run checks in train mode that logits, loss and every "
         f"gradient agree within {PARITY_TOL:g} (and that HF's own `labels=` loss matches "
         "the same loss from our logits), and the logits again in eval mode; it stops "
@@ -423,9 +473,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         "HF is called with `use_cache=False` (ours keeps no key/value cache either). "
         f"After 2 warm-up steps each, the two models run {s['repeats']} interleaved blocks "
         "each (order swapped every block; "
-        + (f"steps per block chosen so a block lasts about {s['target_block_s']:g} s, "
-           f"at most {MAX_STEPS_PER_BLOCK}" if s["target_block_s"] > 0
-           else "one step per block")
+        + (
+            f"steps per block chosen so a block lasts about {s['target_block_s']:g} s, "
+            f"at most {MAX_STEPS_PER_BLOCK}"
+            if s["target_block_s"] > 0
+            else "one step per block"
+        )
         + ") and every step "
         "is timed on its own with `time.perf_counter`. Tokens/s is B×T divided by the "
         "step time; *best* uses the fastest step, *median* the median step. The floor is "
@@ -437,17 +490,21 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"The load averages above (a load above {m['usable_cores']} means processes were "
         "waiting for a core) show how busy the machine was.",
     ]
-    for title, key, floor in (("Training throughput", "training", FLOOR_TRAIN),
-                              ("Inference throughput", "inference", FLOOR_INFER)):
+    for title, key, floor in (
+        ("Training throughput", "training", FLOOR_TRAIN),
+        ("Inference throughput", "inference", FLOOR_INFER),
+    ):
         lines += [
             "",
             f"### {title}",
             "",
-            ("| Config | d_model | Layers | Heads | T | Batch | Vocab | Parameters "
-            "| Ours, best (tok/s) | HF, best (tok/s) | Ours ÷ HF, best "
-            "| Ours, median (tok/s) | HF, median (tok/s) | Ours ÷ HF, median "
-            "| Steps timed (each) | CPU ÷ wall (ours / HF) | Load (1 min, highest) "
-            f"| Floor: ours ≥ {floor:g} × HF |"),
+            (
+                "| Config | d_model | Layers | Heads | T | Batch | Vocab | Parameters "
+                "| Ours, best (tok/s) | HF, best (tok/s) | Ours ÷ HF, best "
+                "| Ours, median (tok/s) | HF, median (tok/s) | Ours ÷ HF, median "
+                "| Steps timed (each) | CPU ÷ wall (ours / HF) | Load (1 min, highest) "
+                f"| Floor: ours ≥ {floor:g} × HF |"
+            ),
             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
         ]
         for r in results[key]:
@@ -467,15 +524,17 @@ def render_markdown(results: dict[str, Any]) -> str:
     worst = {k: max(p[k] for p in parity) for k in parity[0] if k != "config"}
     lines += [
         "",
-        ("Parity before timing (largest difference over all rows, tolerance "
-        f"{PARITY_TOL:g}): logits {worst['max_abs_logits_diff']:.1e} (train mode) and "
-        f"{worst['max_abs_logits_diff_eval']:.1e} (eval mode, no grad), loss "
-        f"{worst['abs_loss_diff']:.1e}, HF `labels=` loss {worst['abs_hf_labels_loss_diff']:.1e}, "
-        f"gradients {worst['max_abs_grad_diff']:.1e}. The two models hold separate copies "
-        "of the weights; after the timed training steps (the same number of AdamW steps on "
-        "the same batch for each), their logits still agreed within "
-        f"{max(r['max_abs_logits_diff_after_training'] for r in results['training']):.1e} "
-        "(float rounding, amplified by Adam; reported, not checked), so both did the same work."),
+        (
+            "Parity before timing (largest difference over all rows, tolerance "
+            f"{PARITY_TOL:g}): logits {worst['max_abs_logits_diff']:.1e} (train mode) and "
+            f"{worst['max_abs_logits_diff_eval']:.1e} (eval mode, no grad), loss "
+            f"{worst['abs_loss_diff']:.1e}, HF `labels=` loss {worst['abs_hf_labels_loss_diff']:.1e}, "
+            f"gradients {worst['max_abs_grad_diff']:.1e}. The two models hold separate copies "
+            "of the weights; after the timed training steps (the same number of AdamW steps on "
+            "the same batch for each), their logits still agreed within "
+            f"{max(r['max_abs_logits_diff_after_training'] for r in results['training']):.1e} "
+            "(float rounding, amplified by Adam; reported, not checked), so both did the same work."
+        ),
     ]
 
     mc = mem["config"]
@@ -483,11 +542,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "### Attention memory: explicit vs SDPA",
         "",
-        "Our `GPT` " + ("" if s["quick"] else "at `GPTConfig`'s default shape ")
+        "Our `GPT` "
+        + ("" if s["quick"] else "at `GPTConfig`'s default shape ")
         + f"(d_model {mc['d_model']}, {mc['n_layer']} layers, "
         f"{mc['n_head']} heads, vocabulary {mc['vocab_size']}), batch {mem['batch']}, with "
-        "`attention=\"explicit\"` (scores, mask and softmax written out, so each layer holds "
-        "(B, H, T, T) matrices) and with `attention=\"sdpa\"` "
+        '`attention="explicit"` (scores, mask and softmax written out, so each layer holds '
+        '(B, H, T, T) matrices) and with `attention="sdpa"` '
         "(`torch.nn.functional.scaled_dot_product_attention`, a fused kernel). "
         "**How memory was measured** (`groundup.model.memory`): each number is one step in "
         "its own fresh Python process, with one thread and glibc's mmap threshold pinned "
@@ -505,23 +565,35 @@ def render_markdown(results: dict[str, Any]) -> str:
         "*One score matrix* is the size of a single layer's float32 (B, H, T, T) scores; "
         "*×2 T* is how much the extra memory grew since the previous T (quadratic growth "
         "gives 4, linear 2). "
-        + ("Every measurement reset the peak-RSS mark." if all(r["reset"] for r in mem["rows"])
-           else "**Some measurements could not reset the peak-RSS mark**: see "
-                "`floor_bytes` in the JSON."),
+        + (
+            "Every measurement reset the peak-RSS mark."
+            if all(r["reset"] for r in mem["rows"])
+            else "**Some measurements could not reset the peak-RSS mark**: see "
+            "`floor_bytes` in the JSON."
+        ),
         "",
-        ("| T | One score matrix (MB) | Explicit, forward (MB) | SDPA, forward (MB) "
-        "| Explicit ÷ SDPA | ×2 T: explicit / SDPA "
-        "| Explicit, forward + backward (MB) | SDPA, forward + backward (MB) "
-        "| Explicit ÷ SDPA | ×2 T: explicit / SDPA |"),
+        (
+            "| T | One score matrix (MB) | Explicit, forward (MB) | SDPA, forward (MB) "
+            "| Explicit ÷ SDPA | ×2 T: explicit / SDPA "
+            "| Explicit, forward + backward (MB) | SDPA, forward + backward (MB) "
+            "| Explicit ÷ SDPA | ×2 T: explicit / SDPA |"
+        ),
         "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for e in mem["table"]:
         cells = [f"{e['seq_len']:,}", f"{e['score_matrix_mb']:.1f}"]
         for tag in ("fwd", "fwd_bwd"):
-            growth = (f"{e[f'explicit_{tag}_growth']:.2f} / {e[f'sdpa_{tag}_growth']:.2f}"
-                      if f"explicit_{tag}_growth" in e else "")
-            cells += [f"{e[f'explicit_{tag}_mb']:.1f}", f"{e[f'sdpa_{tag}_mb']:.1f}",
-                      f"{e[f'explicit_over_sdpa_{tag}']:.2f}×", growth]
+            growth = (
+                f"{e[f'explicit_{tag}_growth']:.2f} / {e[f'sdpa_{tag}_growth']:.2f}"
+                if f"explicit_{tag}_growth" in e
+                else ""
+            )
+            cells += [
+                f"{e[f'explicit_{tag}_mb']:.1f}",
+                f"{e[f'sdpa_{tag}_mb']:.1f}",
+                f"{e[f'explicit_over_sdpa_{tag}']:.2f}×",
+                growth,
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "### Summary", ""]
     lines += [f"- {line}" for line in summary_lines(results)]
@@ -532,20 +604,30 @@ def render_markdown(results: dict[str, Any]) -> str:
 def summary_lines(results: dict[str, Any]) -> list[str]:
     """One honest line per floor, and one for memory, with the numbers."""
     out = []
-    for what, key, floor in (("training", "training", FLOOR_TRAIN),
-                             ("inference", "inference", FLOOR_INFER)):
+    for what, key, floor in (
+        ("training", "training", FLOOR_TRAIN),
+        ("inference", "inference", FLOOR_INFER),
+    ):
         rows = results[key]
         met = sum(r["floor"] == "met" for r in rows)
-        verdict = (f"**met** in all {len(rows)} rows" if met == len(rows)
-                   else f"**missed** in {len(rows) - met} of {len(rows)} rows")
-        parts = [f"{r['config']['name']}: {fmt_ratio(r['ours_over_hf_best'])}× best "
-                 f"({fmt_ratio(r['ours_over_hf_median'])}× median)"
-                 + ("" if r["floor"] == "met" else ", missed") for r in rows]
+        verdict = (
+            f"**met** in all {len(rows)} rows"
+            if met == len(rows)
+            else f"**missed** in {len(rows) - met} of {len(rows)} rows"
+        )
+        parts = [
+            f"{r['config']['name']}: {fmt_ratio(r['ours_over_hf_best'])}× best "
+            f"({fmt_ratio(r['ours_over_hf_median'])}× median)"
+            + ("" if r["floor"] == "met" else ", missed")
+            for r in rows
+        ]
         median_missed = [r["config"]["name"] for r in rows if r["floor_on_median"] != "met"]
-        note = (f"; on the median ratio it would be missed in: {', '.join(median_missed)}"
-                if median_missed else "; the median ratios agree")
-        out.append(f"Ours ≥ {floor:g} × HF {what} throughput: {verdict}; "
-                   f"{'; '.join(parts)}{note}.")
+        note = (
+            f"; on the median ratio it would be missed in: {', '.join(median_missed)}"
+            if median_missed
+            else "; the median ratios agree"
+        )
+        out.append(f"Ours ≥ {floor:g} × HF {what} throughput: {verdict}; {'; '.join(parts)}{note}.")
     mem = results["memory"]
     last = mem["table"][-1]
     out.append(
@@ -555,8 +637,10 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         f"and {last['explicit_fwd_bwd_mb']:.0f} MB vs {last['sdpa_fwd_bwd_mb']:.0f} MB for "
         f"forward + backward ({last['explicit_over_sdpa_fwd_bwd']:.2f}×)."
     )
-    out.append("Logits, loss and gradients identical within "
-               f"{PARITY_TOL:g} before timing, in every row: yes.")
+    out.append(
+        "Logits, loss and gradients identical within "
+        f"{PARITY_TOL:g} before timing, in every row: yes."
+    )
     return out
 
 
@@ -573,8 +657,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         load.sample()
         print(msg, flush=True)
 
-    log(f"threads {args.threads}, HF attention `{machine['hf_attn_implementation']}`, "
-        f"load {load_start:.2f}")
+    log(
+        f"threads {args.threads}, HF attention `{machine['hf_attn_implementation']}`, "
+        f"load {load_start:.2f}"
+    )
     parity: list[dict[str, Any]] = []
     training: list[dict[str, Any]] = []
     inference: list[dict[str, Any]] = []
@@ -585,10 +671,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         parity.append({"config": cfg.name, **diffs})
         log(f"{cfg.name}: parity ok ({', '.join(f'{k} {v:.1e}' for k, v in diffs.items())})")
         assert ours.config.attention == "sdpa"
-        common = {"config": asdict(cfg), "parameters": ours.num_parameters(),
-                  "tokens_per_step": cfg.tokens,
-                  "hf_attn_implementation": hf.config._attn_implementation,
-                  "ours_attention": ours.config.attention}
+        common = {
+            "config": asdict(cfg),
+            "parameters": ours.num_parameters(),
+            "tokens_per_step": cfg.tokens,
+            "hf_attn_implementation": hf.config._attn_implementation,
+            "ours_attention": ours.config.attention,
+        }
         target = TARGET_BLOCK_S[args.quick]
 
         first = len(load.samples)
@@ -597,10 +686,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         row = {**common, **throughput_row(cfg, timing, FLOOR_INFER)}
         row["load_peak"] = max(load.sample(), load.peak_since(first))
         inference.append(row)
-        log(f"{cfg.name}: inference ours {fmt_tps(row['ours_best_tokens_per_s'])} tok/s, "
+        log(
+            f"{cfg.name}: inference ours {fmt_tps(row['ours_best_tokens_per_s'])} tok/s, "
             f"HF {fmt_tps(row['hf_best_tokens_per_s'])} tok/s -> "
             f"{fmt_ratio(row['ours_over_hf_best'])}x best, "
-            f"{fmt_ratio(row['ours_over_hf_median'])}x median (load {row['load_peak']:.2f})")
+            f"{fmt_ratio(row['ours_over_hf_median'])}x median (load {row['load_peak']:.2f})"
+        )
 
         first = len(load.samples)
         load.sample()
@@ -613,12 +704,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             hf.eval()
             ours.eval()
             row["max_abs_logits_diff_after_training"] = (
-                (ours(x)[0] - hf_logits(hf, x)).abs().max().item())
+                (ours(x)[0] - hf_logits(hf, x)).abs().max().item()
+            )
         training.append(row)
-        log(f"{cfg.name}: training  ours {fmt_tps(row['ours_best_tokens_per_s'])} tok/s, "
+        log(
+            f"{cfg.name}: training  ours {fmt_tps(row['ours_best_tokens_per_s'])} tok/s, "
             f"HF {fmt_tps(row['hf_best_tokens_per_s'])} tok/s -> "
             f"{fmt_ratio(row['ours_over_hf_best'])}x best, "
-            f"{fmt_ratio(row['ours_over_hf_median'])}x median (load {row['load_peak']:.2f})")
+            f"{fmt_ratio(row['ours_over_hf_median'])}x median (load {row['load_peak']:.2f})"
+        )
         del hf, ours
         gc.collect()
 
@@ -628,26 +722,36 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows = memory_rows(spec, args.threads, args.memory_workers)
     table = memory_table(rows)
     for e in table:
-        log(f"memory T={e['seq_len']:5}: forward explicit {e['explicit_fwd_mb']:.1f} MB, "
+        log(
+            f"memory T={e['seq_len']:5}: forward explicit {e['explicit_fwd_mb']:.1f} MB, "
             f"SDPA {e['sdpa_fwd_mb']:.1f} MB; fwd+bwd explicit {e['explicit_fwd_bwd_mb']:.1f} MB, "
-            f"SDPA {e['sdpa_fwd_bwd_mb']:.1f} MB")
-    memory = {"config": asdict(spec["config"]), "batch": spec["batch"],
-              "seq_lens": list(spec["seq_lens"]), "mmap_threshold": MMAP_THRESHOLD,
-              "load_peak": max(load.sample(), load.peak_since(first)),
-              "rows": rows, "table": table}
+            f"SDPA {e['sdpa_fwd_bwd_mb']:.1f} MB"
+        )
+    memory = {
+        "config": asdict(spec["config"]),
+        "batch": spec["batch"],
+        "seq_lens": list(spec["seq_lens"]),
+        "mmap_threshold": MMAP_THRESHOLD,
+        "load_peak": max(load.sample(), load.peak_since(first)),
+        "rows": rows,
+        "table": table,
+    }
 
     results: dict[str, Any] = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine,
-        "settings": {"quick": args.quick, "repeats": args.repeats, "threads": args.threads,
-                     "target_block_s": TARGET_BLOCK_S[args.quick],
-                     "max_steps_per_block": MAX_STEPS_PER_BLOCK, "warmup_steps": 2,
-                     "adamw": {"lr": LR, "weight_decay": WEIGHT_DECAY},
-                     "parity_tolerance": PARITY_TOL},
-        "floors": {"train_ours_over_hf_min": FLOOR_TRAIN,
-                   "infer_ours_over_hf_min": FLOOR_INFER},
-        "load_average_1min": {"start": load_start, "end": load.sample(),
-                              "peak": max(load.samples)},
+        "settings": {
+            "quick": args.quick,
+            "repeats": args.repeats,
+            "threads": args.threads,
+            "target_block_s": TARGET_BLOCK_S[args.quick],
+            "max_steps_per_block": MAX_STEPS_PER_BLOCK,
+            "warmup_steps": 2,
+            "adamw": {"lr": LR, "weight_decay": WEIGHT_DECAY},
+            "parity_tolerance": PARITY_TOL,
+        },
+        "floors": {"train_ours_over_hf_min": FLOOR_TRAIN, "infer_ours_over_hf_min": FLOOR_INFER},
+        "load_average_1min": {"start": load_start, "end": load.sample(), "peak": max(load.samples)},
         "wall_s": time.perf_counter() - run_start,
         "parity": parity,
         "training": training,

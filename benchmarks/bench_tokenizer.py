@@ -82,25 +82,49 @@ START_MARK, END_MARK = markers("tokenizer")
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; defaults depend on --quick."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true",
-                   help=f"smoke run: first {QUICK_CHARS:,} characters of each corpus, "
-                        f"vocab sizes {QUICK_VOCAB_SIZES}")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="best-of-N repeats for the fast measurements "
-                        f"(default {DEFAULT_REPEATS[False]}; {DEFAULT_REPEATS[True]} with --quick)")
-    p.add_argument("--naive-cap", type=float, default=None, metavar="SECONDS",
-                   help="wall-clock cap for the naive trainer above --naive-full-upto "
-                        f"(default {DEFAULT_NAIVE_CAP_S[False]:g}; "
-                        f"{DEFAULT_NAIVE_CAP_S[True]:g} with --quick)")
-    p.add_argument("--naive-full-upto", type=int, default=None, metavar="VOCAB",
-                   help="run the naive trainer to completion, uncapped, at vocab sizes up "
-                        "to this (default: the smaller vocab size; 0 caps every run)")
-    p.add_argument("--shakespeare", type=Path, default=DEFAULT_SHAKESPEARE,
-                   help="path to tinyshakespeare.txt (default: ../shared/data/)")
-    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                   help="Markdown file whose tokenizer section is (re)written")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                   help="JSON file for the raw numbers")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: first {QUICK_CHARS:,} characters of each corpus, "
+        f"vocab sizes {QUICK_VOCAB_SIZES}",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="best-of-N repeats for the fast measurements "
+        f"(default {DEFAULT_REPEATS[False]}; {DEFAULT_REPEATS[True]} with --quick)",
+    )
+    p.add_argument(
+        "--naive-cap",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock cap for the naive trainer above --naive-full-upto "
+        f"(default {DEFAULT_NAIVE_CAP_S[False]:g}; "
+        f"{DEFAULT_NAIVE_CAP_S[True]:g} with --quick)",
+    )
+    p.add_argument(
+        "--naive-full-upto",
+        type=int,
+        default=None,
+        metavar="VOCAB",
+        help="run the naive trainer to completion, uncapped, at vocab sizes up "
+        "to this (default: the smaller vocab size; 0 caps every run)",
+    )
+    p.add_argument(
+        "--shakespeare",
+        type=Path,
+        default=DEFAULT_SHAKESPEARE,
+        help="path to tinyshakespeare.txt (default: ../shared/data/)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="Markdown file whose tokenizer section is (re)written",
+    )
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="JSON file for the raw numbers")
     args = p.parse_args(argv)
     args.vocab_sizes = QUICK_VOCAB_SIZES if args.quick else FULL_VOCAB_SIZES
     if args.repeats is None:
@@ -128,31 +152,32 @@ def load_corpora(shakespeare: Path, quick: bool) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------- timing
-def timed(fn: Callable[[], T]) -> tuple[float, T]:
-    """Run `fn` once; return (seconds by time.perf_counter, result).
+def timed(fn: Callable[..., T], *args: Any) -> tuple[float, T]:
+    """Run `fn(*args)` once; return (seconds by time.perf_counter, result).
 
     Garbage from earlier work is collected first so it is not billed to `fn`;
     the collector stays on during the call, as it would in real use.
     """
     gc.collect()
     start = time.perf_counter()
-    result = fn()
+    result = fn(*args)
     return time.perf_counter() - start, result
 
 
 def check_identical(ours: list[int], theirs: list[int], what: str) -> None:
     """Stop the benchmark if two encoders disagree (a speed of wrong ids is meaningless)."""
     if ours != theirs:
-        first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b),
-                     min(len(ours), len(theirs)))
-        raise AssertionError(f"{what}: ids differ (lengths {len(ours)} vs {len(theirs)}, "
-                             f"first difference at position {first})")
+        first = next(
+            (i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs))
+        )
+        raise AssertionError(
+            f"{what}: ids differ (lengths {len(ours)} vs {len(theirs)}, "
+            f"first difference at position {first})"
+        )
 
 
 # ----------------------------------------------------------------- training
-def bench_training(
-    text: str, vocab_size: int, repeats: int
-) -> tuple[dict[str, Any], BPETokenizer]:
+def bench_training(text: str, vocab_size: int, repeats: int) -> tuple[dict[str, Any], BPETokenizer]:
     """Best-of-N training time for ours and `tokenizers`, interleaved.
 
     Returns the row (raw times included) and our trained tokenizer.
@@ -222,8 +247,12 @@ def run_naive(
             wait = 5.0 if cap_s is None else min(5.0, cap_s - elapsed)
             if recv.poll(wait):
                 seconds, cpu_seconds, merges = recv.recv()
-                return {"status": "completed", "seconds": seconds,
-                        "cpu_seconds": cpu_seconds, "merges": merges}
+                return {
+                    "status": "completed",
+                    "seconds": seconds,
+                    "cpu_seconds": cpu_seconds,
+                    "merges": merges,
+                }
             if not proc.is_alive() and not recv.poll():
                 raise RuntimeError(f"naive worker died (exit code {proc.exitcode})")
             tick(time.perf_counter() - start)
@@ -234,8 +263,13 @@ def run_naive(
         recv.close()
 
 
-def add_naive(row: dict[str, Any], text: str, ours_tok: BPETokenizer, cap_s: float | None,
-              tick: Callable[[float], None]) -> None:
+def add_naive(
+    row: dict[str, Any],
+    text: str,
+    ours_tok: BPETokenizer,
+    cap_s: float | None,
+    tick: Callable[[float], None],
+) -> None:
     """Time the naive trainer for one training row and fill in its columns."""
     result = run_naive(text, row["num_merges"], cap_s, tick)
     row["naive_cap_s"] = cap_s
@@ -277,12 +311,12 @@ def bench_encoding(text: str, tok: BPETokenizer, repeats: int) -> dict[str, Any]
         order = ["ours", "tiktoken"] if r % 2 == 0 else ["tiktoken", "ours"]
         for peer in order:
             if peer == "ours":
-                seconds, ids["ours_cold"] = timed(lambda: fresh.encode_ordinary(text))
+                seconds, ids["ours_cold"] = timed(fresh.encode_ordinary, text)
                 times["ours_cold"].append(seconds)
-                seconds, ids["ours_warm"] = timed(lambda: fresh.encode_ordinary(text))
+                seconds, ids["ours_warm"] = timed(fresh.encode_ordinary, text)
                 times["ours_warm"].append(seconds)
             else:
-                seconds, ids["tiktoken"] = timed(lambda: encoding.encode_ordinary(text))
+                seconds, ids["tiktoken"] = timed(encoding.encode_ordinary, text)
                 times["tiktoken"].append(seconds)
         check_identical(ids["ours_cold"], ids["tiktoken"], "ours (cold) vs tiktoken")
         check_identical(ids["ours_warm"], ids["tiktoken"], "ours (warm) vs tiktoken")
@@ -290,8 +324,12 @@ def bench_encoding(text: str, tok: BPETokenizer, repeats: int) -> dict[str, Any]
 
     n_bytes = len(text.encode("utf-8"))
     best = {peer: min(ts) for peer, ts in times.items()}
-    row: dict[str, Any] = {"vocab_size": tok.vocab_size, "bytes": n_bytes, "tokens": n_tokens,
-                           "ids_identical": True}  # check_identical raised otherwise
+    row: dict[str, Any] = {
+        "vocab_size": tok.vocab_size,
+        "bytes": n_bytes,
+        "tokens": n_tokens,
+        "ids_identical": True,
+    }  # check_identical raised otherwise
     for peer, seconds in best.items():
         row[f"{peer}_s"] = seconds
         row[f"{peer}_all_s"] = times[peer]
@@ -326,9 +364,12 @@ def render_markdown(results: dict[str, Any]) -> str:
     m, s = results["machine"], results["settings"]
     lines = [START_MARK, "## Tokenizer", ""]
     if s["quick"]:
-        lines += ["!!! warning \"Quick smoke run\"",
-                  f"    Made with `--quick`: {QUICK_CHARS:,}-character slices and small "
-                  "vocabularies. These numbers only show that the script works.", ""]
+        lines += [
+            '!!! warning "Quick smoke run"',
+            f"    Made with `--quick`: {QUICK_CHARS:,}-character slices and small "
+            "vocabularies. These numbers only show that the script works.",
+            "",
+        ]
     corpora = ", ".join(f"{name} ({n:,} bytes of UTF-8)" for name, n in results["corpora"].items())
     load = results["load_average_1min"]
     lines += [
@@ -388,12 +429,17 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
     completed = [r for r in results["training"] if not r["naive_ratio_is_lower_bound"]]
     if completed:
-        parts = [f"{r['corpus']} {r['vocab_size']}: {r['naive_s']:.1f} s wall, "
-                 f"{r['naive_cpu_s']:.1f} s CPU, load peak {r['naive_load_peak']:.1f}"
-                 for r in completed]
-        lines += ["", "The naive ratios use wall time; where the machine was busy, part of it was "
-                  "spent waiting for a core (CPU time of the naive worker, and the highest load "
-                  f"average sampled while it ran: {'; '.join(parts)})."]
+        parts = [
+            f"{r['corpus']} {r['vocab_size']}: {r['naive_s']:.1f} s wall, "
+            f"{r['naive_cpu_s']:.1f} s CPU, load peak {r['naive_load_peak']:.1f}"
+            for r in completed
+        ]
+        lines += [
+            "",
+            "The naive ratios use wall time; where the machine was busy, part of it was "
+            "spent waiting for a core (CPU time of the naive worker, and the highest load "
+            f"average sampled while it ran: {'; '.join(parts)}).",
+        ]
     lines += [
         "",
         "### Encoding throughput",
@@ -419,6 +465,7 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
     """One honest line per floor: met or not, in how many rows, with the numbers."""
+
     def verdict(statuses: list[str]) -> str:
         if all(st == "met" for st in statuses):
             return "**met**"
@@ -435,28 +482,46 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         bound = "≥ " if r["naive_ratio_is_lower_bound"] else ""
         parts.append(f"{r['corpus']} {r['vocab_size']}: {bound}{fmt_ratio(r['naive_over_ours'])}×")
     capped = sum(r["naive_ratio_is_lower_bound"] for r in train)
-    note = (f" ({capped} of {len(train)} are lower bounds: naive did not finish within "
-            f"{results['settings']['naive_cap_s']:g} s)" if capped else "")
-    out.append(f"Ours ≥ {FLOOR_NAIVE_SPEEDUP:g}× faster than naive training: "
-               f"{verdict(statuses)} in {statuses.count('met')} of {len(train)} rows; {'; '.join(parts)}{note}.")
+    note = (
+        f" ({capped} of {len(train)} are lower bounds: naive did not finish within "
+        f"{results['settings']['naive_cap_s']:g} s)"
+        if capped
+        else ""
+    )
+    out.append(
+        f"Ours ≥ {FLOOR_NAIVE_SPEEDUP:g}× faster than naive training: "
+        f"{verdict(statuses)} in {statuses.count('met')} of {len(train)} rows; {'; '.join(parts)}{note}."
+    )
 
     statuses = [r["floor_tokenizers"] for r in train]
-    parts = [f"{r['corpus']} {r['vocab_size']}: {fmt_ratio(r['ours_over_tokenizers'])}× "
-             f"({r['ours_s']:.3f} s vs {r['tokenizers_s']:.3f} s)" for r in train]
-    out.append(f"Ours ≤ {FLOOR_HF_SLOWDOWN:g}× slower than `tokenizers` training: "
-               f"{verdict(statuses)} in {statuses.count('met')} of {len(train)} rows; "
-               f"{'; '.join(parts)}.")
+    parts = [
+        f"{r['corpus']} {r['vocab_size']}: {fmt_ratio(r['ours_over_tokenizers'])}× "
+        f"({r['ours_s']:.3f} s vs {r['tokenizers_s']:.3f} s)"
+        for r in train
+    ]
+    out.append(
+        f"Ours ≤ {FLOOR_HF_SLOWDOWN:g}× slower than `tokenizers` training: "
+        f"{verdict(statuses)} in {statuses.count('met')} of {len(train)} rows; "
+        f"{'; '.join(parts)}."
+    )
 
     statuses = [r["floor_tiktoken"] for r in enc]
-    parts = [f"{r['corpus']} {r['vocab_size']}: {fmt_ratio(r['ours_cold_over_tiktoken'])} "
-             f"({r['ours_cold_mb_per_s']:.2f} vs {r['tiktoken_mb_per_s']:.2f} MB/s; "
-             f"warm {fmt_ratio(r['ours_warm_over_tiktoken'])})" for r in enc]
-    out.append(f"Ours (cold cache) ≥ {FLOOR_TIKTOKEN_FRACTION:g} × tiktoken's encoding "
-               f"throughput: {verdict(statuses)} in {statuses.count('met')} of {len(enc)} rows; "
-               f"{'; '.join(parts)}.")
+    parts = [
+        f"{r['corpus']} {r['vocab_size']}: {fmt_ratio(r['ours_cold_over_tiktoken'])} "
+        f"({r['ours_cold_mb_per_s']:.2f} vs {r['tiktoken_mb_per_s']:.2f} MB/s; "
+        f"warm {fmt_ratio(r['ours_warm_over_tiktoken'])})"
+        for r in enc
+    ]
+    out.append(
+        f"Ours (cold cache) ≥ {FLOOR_TIKTOKEN_FRACTION:g} × tiktoken's encoding "
+        f"throughput: {verdict(statuses)} in {statuses.count('met')} of {len(enc)} rows; "
+        f"{'; '.join(parts)}."
+    )
 
-    out.append("Ids identical to tiktoken's in every encoding: "
-               f"{'yes' if all(r['ids_identical'] for r in enc) else '**NO**'}.")
+    out.append(
+        "Ids identical to tiktoken's in every encoding: "
+        f"{'yes' if all(r['ids_identical'] for r in enc) else '**NO**'}."
+    )
     return out
 
 
@@ -489,16 +554,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         training.append(row)
         trained[name, vocab] = tok
         bar.update()
-        log(f"train  {name:16} {vocab:5}: ours {row['ours_s']:.3f} s, "
-            f"tokenizers {row['tokenizers_s']:.3f} s ({fmt_ratio(row['ours_over_tokenizers'])}x)")
+        log(
+            f"train  {name:16} {vocab:5}: ours {row['ours_s']:.3f} s, "
+            f"tokenizers {row['tokenizers_s']:.3f} s ({fmt_ratio(row['ours_over_tokenizers'])}x)"
+        )
 
         bar.set_description(f"encode {name} {vocab}")
         erow = {"corpus": name, **bench_encoding(text, tok, args.repeats)}
         encoding.append(erow)
         bar.update()
-        log(f"encode {name:16} {vocab:5}: ours cold {erow['ours_cold_mb_per_s']:.2f} MB/s, "
+        log(
+            f"encode {name:16} {vocab:5}: ours cold {erow['ours_cold_mb_per_s']:.2f} MB/s, "
             f"warm {erow['ours_warm_mb_per_s']:.2f} MB/s, tiktoken "
-            f"{erow['tiktoken_mb_per_s']:.2f} MB/s, ids identical")
+            f"{erow['tiktoken_mb_per_s']:.2f} MB/s, ids identical"
+        )
 
     # 2. The naive trainer, one worker at a time (two cores: nothing else runs meanwhile).
     for row in training:
@@ -516,12 +585,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         bar.set_postfix_str("")
         bar.update()
         if row["naive_ratio_is_lower_bound"]:
-            log(f"naive  {name:16} {vocab:5}: not done in {cap:g} s -> "
-                f">= {fmt_ratio(row['naive_over_ours'])}x ours")
+            log(
+                f"naive  {name:16} {vocab:5}: not done in {cap:g} s -> "
+                f">= {fmt_ratio(row['naive_over_ours'])}x ours"
+            )
         else:
-            log(f"naive  {name:16} {vocab:5}: {row['naive_s']:.3f} s -> "
+            log(
+                f"naive  {name:16} {vocab:5}: {row['naive_s']:.3f} s -> "
                 f"{fmt_ratio(row['naive_over_ours'])}x ours, same merges: "
-                f"{row['naive_merges_identical']}")
+                f"{row['naive_merges_identical']}"
+            )
     bar.close()
 
     results: dict[str, Any] = {
@@ -541,8 +614,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "ours_cold_over_tiktoken_min": FLOOR_TIKTOKEN_FRACTION,
         },
         "corpora": {name: len(text.encode("utf-8")) for name, text in corpora.items()},
-        "load_average_1min": {"start": load_start, "end": load.sample(),
-                              "peak": max(load.samples)},
+        "load_average_1min": {"start": load_start, "end": load.sample(), "peak": max(load.samples)},
         "wall_s": time.perf_counter() - run_start,
         "training": training,
         "encoding": encoding,

@@ -101,7 +101,9 @@ class Chapter:
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>.*?)[ \t]*$")
 _ATTR = re.compile(r"""([\w-]+)=(?:"([^"]*)"|'([^']*)'|(\S+))""")
-_SNIPPET_LINE = re.compile(r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<spec>.+?)(?P=q)[ \t]*$""")
+_SNIPPET_LINE = re.compile(
+    r"""^[ \t]*(?P<escape>;*)-+8<-+[ \t]+(?P<q>["'])(?P<spec>.+?)(?P=q)[ \t]*$"""
+)
 _SNIPPET_BLOCK_MARK = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
 _H1 = re.compile(r"^#[ \t]+(?P<title>.+?)[ \t#]*$")
 
@@ -191,7 +193,9 @@ def executed_blocks(markdown: str, where: str = "<page>") -> list[Block]:
             output = "text"
         else:
             output = "markdown"
-        blocks.append(Block(code=body, output=output, session=options.get("session", ""), line=line))
+        blocks.append(
+            Block(code=body, output=output, session=options.get("session", ""), line=line)
+        )
     return blocks
 
 
@@ -269,11 +273,11 @@ def chapter_sections(nav: list | None) -> list[tuple[str, str, list[tuple[str | 
         for title, value in item.items():
             if not isinstance(value, list):
                 continue
-            pages = [
-                (t, p) for t, p in _nav_entries(value)
-                if p.endswith(".md") and "://" not in p
-            ]
-            folders = {PurePosixPath(p).parts[0] if len(PurePosixPath(p).parts) > 1 else None for _, p in pages}
+            pages = [(t, p) for t, p in _nav_entries(value) if p.endswith(".md") and "://" not in p]
+            folders = {
+                PurePosixPath(p).parts[0] if len(PurePosixPath(p).parts) > 1 else None
+                for _, p in pages
+            }
             if pages and len(folders) == 1 and None not in folders:
                 found.append((title, folders.pop(), pages))
     return found
@@ -322,11 +326,14 @@ def cell_source(block: Block) -> str:
     return f"%%show_as {block.output}\n{block.code}"
 
 
-def _intro(chapter: Chapter, site_url: str | None, repo_url: str | None, use_directory_urls: bool) -> str:
+def _intro(
+    chapter: Chapter, site_url: str | None, repo_url: str | None, use_directory_urls: bool
+) -> str:
     index = page_url(f"{chapter.folder}/index.md", site_url, use_directory_urls)
     clone = (
         f"git clone {repo_url}\ncd {repo_url.rstrip('/').rsplit('/', 1)[-1]}\n"
-        if repo_url else "# from a clone of the Ground Up repository:\n"
+        if repo_url
+        else "# from a clone of the Ground Up repository:\n"
     )
     return f"""# {chapter.title}: the notebook
 
@@ -359,18 +366,29 @@ loaded by the first code cell, displays what the cell prints rendered, as the pa
 """
 
 
-def _article_text(number: int | None, article: Article, site_url: str | None, use_directory_urls: bool) -> str:
+def _article_text(
+    number: int | None, article: Article, site_url: str | None, use_directory_urls: bool
+) -> str:
     url = page_url(article.src_path, site_url, use_directory_urls)
     heading = f"{number}. {article.title}" if number else article.title
     n = len(article.blocks)
-    cells = ("The cell below is its executed block." if n == 1
-             else f"The {n} cells below are its executed blocks, in page order." if n else "It executes no code.")
+    cells = (
+        "The cell below is its executed block."
+        if n == 1
+        else f"The {n} cells below are its executed blocks, in page order."
+        if n
+        else "It executes no code."
+    )
     text = f"## {heading}\n\nOn the site: [{article.title}]({url}). {cells}\n"
     files = code_files(article)
     if files:
-        text += "\nThe code it shows comes from these files of the repository (snippet sections):\n\n"
+        text += (
+            "\nThe code it shows comes from these files of the repository (snippet sections):\n\n"
+        )
         text += "".join(
-            f"- `{path}`: " + ", ".join(f"`{s}`" if s != "the whole file" else s for s in sections) + "\n"
+            f"- `{path}`: "
+            + ", ".join(f"`{s}`" if s != "the whole file" else s for s in sections)
+            + "\n"
             for path, sections in files
         )
     else:
@@ -405,34 +423,49 @@ def build_notebook(
         is_index = PurePosixPath(article.src_path).name == "index.md"
         number += 0 if is_index else 1
         stem = PurePosixPath(article.src_path).stem
-        cells.append(v4.new_markdown_cell(
-            _article_text(None if is_index else number, article, site_url, use_directory_urls),
-            id=_cell_id(stem),
-        ))
+        cells.append(
+            v4.new_markdown_cell(
+                _article_text(None if is_index else number, article, site_url, use_directory_urls),
+                id=_cell_id(stem),
+            )
+        )
         for k, block in enumerate(article.blocks, start=1):
-            cells.append(v4.new_code_cell(
-                cell_source(block),
-                id=_cell_id(stem, k),
-                metadata={"groundup": {"page": article.src_path, "block": k, "line": block.line,
-                                       "output": block.output}},
-            ))
-    nb = v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-        "groundup": {
-            "chapter": chapter.folder,
-            "title": chapter.title,
-            "pages": [a.src_path for a in chapter.articles],
-            "generated_by": "hooks/notebooks.py",
+            cells.append(
+                v4.new_code_cell(
+                    cell_source(block),
+                    id=_cell_id(stem, k),
+                    metadata={
+                        "groundup": {
+                            "page": article.src_path,
+                            "block": k,
+                            "line": block.line,
+                            "output": block.output,
+                        }
+                    },
+                )
+            )
+    nb = v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+            "groundup": {
+                "chapter": chapter.folder,
+                "title": chapter.title,
+                "pages": [a.src_path for a in chapter.articles],
+                "generated_by": "hooks/notebooks.py",
+            },
         },
-    })
+    )
     nbformat.validate(nb)
     return nb
 
 
 def code_cells_from_pages(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The notebook's code cells that are executed blocks of pages (not the setup cell)."""
-    return [c for c in nb.cells if c.cell_type == "code" and "page" in c.metadata.get("groundup", {})]
+    return [
+        c for c in nb.cells if c.cell_type == "code" and "page" in c.metadata.get("groundup", {})
+    ]
 
 
 # ------------------------------------------------------------------ MkDocs events
@@ -476,13 +509,19 @@ def on_files(files: Files, config) -> Files:
         existing = files.get_file_from_path(chapter.src_uri)
         if existing is not None:
             if not existing.generated_by:
-                log.warning(f"docs/{chapter.src_uri} is generated by hooks/notebooks.py; "
-                            f"delete the hand-kept copy")
+                log.warning(
+                    f"docs/{chapter.src_uri} is generated by hooks/notebooks.py; "
+                    f"delete the hand-kept copy"
+                )
             files.remove(existing)
         # A file of a docs folder of our own, not `File.generated`: mkdocs-jupyter wraps
         # .ipynb files and its wrapper recomputes `abs_src_path` from `src_dir`.
-        file = File(chapter.src_uri, src_dir=_workdir, dest_dir=config.site_dir,
-                    use_directory_urls=config.use_directory_urls)
+        file = File(
+            chapter.src_uri,
+            src_dir=_workdir,
+            dest_dir=config.site_dir,
+            use_directory_urls=config.use_directory_urls,
+        )
         file.generated_by = "hooks/notebooks.py"
         files.append(file)
         _generated[chapter.src_uri] = chapter
@@ -493,11 +532,17 @@ def on_files(files: Files, config) -> Files:
 # mkdocs-jupyter's HTML, made a page of this site (see `site_html`).
 _STYLES = re.compile(r"<style\b[^>]*>.*?</style>", re.DOTALL)
 _SCRIPTS = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL)
-_LOADER_COMMENTS = re.compile(r"<!-- (?:Load|End of) (?:mathjax|mermaid)[^>]*-->|<!-- MathJax configuration -->", re.IGNORECASE)
-_COPY_BUTTON = re.compile(r'<div class="zeroclipboard-container">.*?</clipboard-copy>\s*</div>', re.DOTALL)
+_LOADER_COMMENTS = re.compile(
+    r"<!-- (?:Load|End of) (?:mathjax|mermaid)[^>]*-->|<!-- MathJax configuration -->",
+    re.IGNORECASE,
+)
+_COPY_BUTTON = re.compile(
+    r'<div class="zeroclipboard-container">.*?</clipboard-copy>\s*</div>', re.DOTALL
+)
 _COPY_TEXT = re.compile(r'<div (?=[^>]*class="clipboard-copy-txt")[^>]*>.*?</div>', re.DOTALL)
 _HIGHLIGHT = re.compile(  # code cells, and code blocks in Markdown cells
-    r'<div class="(?:highlight-ipynb hl-(?P<lang>[\w+-]+)[^"]*|highlight)"><pre>(?P<code>.*?)</pre></div>', re.DOTALL
+    r'<div class="(?:highlight-ipynb hl-(?P<lang>[\w+-]+)[^"]*|highlight)"><pre>(?P<code>.*?)</pre></div>',
+    re.DOTALL,
 )
 _COLLAPSER = re.compile(r'<div class="jp-Collapser [^"]*">\s*</div>')
 _WRAPPER = re.compile(
@@ -507,7 +552,9 @@ _WRAPPER = re.compile(
 # Pygments spans the theme gives no colour of their own: names (`n`, coloured
 # `--md-code-hl-name-color`, which is the code's own colour) and whitespace (`w`).
 _PLAIN_SPAN = re.compile(r'<span class="[nw]">([^<]*)</span>')
-_SAME_CLASS_RUN = re.compile(r'<span class="([\w-]+)">[^<]*</span>(?:<span class="\1">[^<]*</span>)+')
+_SAME_CLASS_RUN = re.compile(
+    r'<span class="([\w-]+)">[^<]*</span>(?:<span class="\1">[^<]*</span>)+'
+)
 _SPAN_TEXT = re.compile(r"<span[^>]*>([^<]*)</span>")
 
 _DOWNLOAD_ICON = (  # Material's `material/download` icon, sized as the theme's inline icons
@@ -550,9 +597,14 @@ def site_html(html: str) -> str:
     html = _COLLAPSER.sub("", html)
     html = _WRAPPER.sub("<div>", html)
     html = _HIGHLIGHT.sub(
-        lambda m: (f'<div class="language-{m["lang"]} highlight" data-search-exclude>' if m["lang"]
-                   else '<div class="highlight">')
-        + f'<pre><span></span><code>{_lean_code(m["code"])}</code></pre></div>',
+        lambda m: (
+            (
+                f'<div class="language-{m["lang"]} highlight" data-search-exclude>'
+                if m["lang"]
+                else '<div class="highlight">'
+            )
+            + f"<pre><span></span><code>{_lean_code(m['code'])}</code></pre></div>"
+        ),
         html,
     )
     return html.replace('class="anchor-link"', 'class="headerlink"')

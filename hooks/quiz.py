@@ -87,8 +87,9 @@ class _Checker:
         line = mark.line + 1 if mark is not None else 1
         return QuizError(f"{self.source}:{line}: {message}")
 
-    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...],
-                required: tuple[str, ...]) -> dict[str, yaml.Node]:
+    def mapping(
+        self, node: yaml.Node, what: str, allowed: tuple[str, ...], required: tuple[str, ...]
+    ) -> dict[str, yaml.Node]:
         if not isinstance(node, yaml.MappingNode):
             expected = ", ".join(f"'{k}'" for k in allowed)
             raise self.fail(node, f"{what} must be a mapping with the keys {expected}")
@@ -148,14 +149,18 @@ class _Checker:
             raise self.fail(items, f"the answers of {what} must be a list")
         if len(items.value) < 2:
             count = f"{len(items.value)} answer{'' if len(items.value) == 1 else 's'}"
-            raise self.fail(items if items.value else fields["answers"],
-                            f"{what} has {count}; it needs at least 2")
+            raise self.fail(
+                items if items.value else fields["answers"],
+                f"{what} has {count}; it needs at least 2",
+            )
         answers = [self.answer(a, k, what) for k, a in enumerate(items.value, start=1)]
         seen: dict[str, int] = {}
         for k, a in enumerate(answers, start=1):
             key = _normal(a.text)
             if key in seen:
-                raise self.fail(items.value[k - 1], f"answer {k} of {what} repeats answer {seen[key]}")
+                raise self.fail(
+                    items.value[k - 1], f"answer {k} of {what} repeats answer {seen[key]}"
+                )
             seen[key] = k
         if not any(a.correct for a in answers):
             raise self.fail(node, f"{what} has no correct answer")
@@ -213,8 +218,10 @@ def _inline(text: str) -> str:
 def render_quiz(quiz: Quiz, prefix: str = "quiz") -> str:
     """The quiz as HTML with `markdown` attributes, for a page with `md_in_html`."""
     total = len(quiz.questions)
-    nojs = ("Checking an answer needs JavaScript, which is turned off: "
-            "the questions are below, the answers are not.")
+    nojs = (
+        "Checking an answer needs JavaScript, which is turned off: "
+        "the questions are below, the answers are not."
+    )
     out = [
         f'<div class="gu-quiz" data-quiz-total="{total}" markdown="1">',
         f'<noscript><p class="gu-quiz__nojs">{nojs}</p></noscript>',
@@ -228,8 +235,9 @@ def render_quiz(quiz: Quiz, prefix: str = "quiz") -> str:
         for k, answer in enumerate(question.answers, start=1):
             aid = f"{qid}-a{k}"
             correct = "true" if answer.correct else "false"
-            radio = (f'<input type="radio" name="{qid}" id="{aid}" value="{k}" '
-                     f'data-correct="{correct}">')
+            radio = (
+                f'<input type="radio" name="{qid}" id="{aid}" value="{k}" data-correct="{correct}">'
+            )
             label = f'<label for="{aid}">{_inline(answer.text)}</label>'
             out.append(f'<div class="gu-quiz__answer" markdown="span">{radio} {label}</div>')
         out.append("</div>")
@@ -272,8 +280,10 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         return markdown
     page_path = Path(page.file.abs_src_path)
     if not isinstance(name, str) or not name.strip():
-        raise QuizError(f"{_display(page_path, config)}: front matter 'quiz' must name a "
-                        f"quiz file, such as 'quiz: quiz.yml'")
+        raise QuizError(
+            f"{_display(page_path, config)}: front matter 'quiz' must name a "
+            f"quiz file, such as 'quiz: quiz.yml'"
+        )
     path = page_path.parent / name
     quiz = load_quiz(path, _display(path, config))
     return markdown.rstrip() + "\n\n" + render_quiz(quiz) + "\n"

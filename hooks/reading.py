@@ -73,12 +73,61 @@ LIVE = ' aria-live="polite"'
 # ------------------------------------------------------------------ reading time
 
 _WORD = re.compile(r"\w+(?:['’.\-]\w+)*")
-_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-         "param", "source", "track", "wbr"}
-_BLOCK = {"address", "article", "aside", "blockquote", "br", "caption", "dd", "details",
-          "div", "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5",
-          "h6", "header", "hr", "li", "nav", "ol", "p", "pre", "section", "summary", "table",
-          "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
+_VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "param",
+    "source",
+    "track",
+    "wbr",
+}
+_BLOCK = {
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "caption",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+}
 _SKIP = {"script", "style", "template", "noscript", "button", "math"}
 
 
@@ -92,8 +141,11 @@ class ReadingStats:
 
     @property
     def seconds(self) -> float:
-        return (self.words * 60 / WORDS_PER_MINUTE + self.code_lines * SECONDS_PER_CODE_LINE
-                + self.figures * SECONDS_PER_FIGURE)
+        return (
+            self.words * 60 / WORDS_PER_MINUTE
+            + self.code_lines * SECONDS_PER_CODE_LINE
+            + self.figures * SECONDS_PER_FIGURE
+        )
 
     @property
     def minutes(self) -> int:
@@ -208,7 +260,7 @@ def article_html(output: str) -> str:
     """The inner HTML of a built page's `<article>` (Material's content column)."""
     start = output.find("<article")
     start = output.find(">", start) + 1
-    return output[start:output.rfind("</article>")]
+    return output[start : output.rfind("</article>")]
 
 
 # ------------------------------------------------------------------ site structure
@@ -270,8 +322,12 @@ def build_structure(nav: Navigation) -> list[Chapter]:
         index = next((c for c in section.children if isinstance(c, Page) and c.is_index), None)
         meta = (index.meta if index else None) or {}
         key = index.url if index else "section:" + section.title
-        chapter = Chapter(key=key, title=section.title, index=index,
-                          description=str(meta.get("description", "")).strip())
+        chapter = Chapter(
+            key=key,
+            title=section.title,
+            index=index,
+            description=str(meta.get("description", "")).strip(),
+        )
         for page in _pages(section):
             if not is_article_page(page, index):
                 continue
@@ -294,8 +350,13 @@ def on_env(env: Any, config: Any, files: Any) -> Any:
     _state["articles"] = {a.url: (c, a) for c in chapters for a in c.articles}
     _state["indexes"] = {c.index.url: c for c in chapters if c.index is not None}
     for c in chapters:
-        log.debug("%s: %d articles, %d min (%s)", c.title, len(c.articles), c.minutes,
-                  ", ".join(f"{a.url} {a.minutes}" for a in c.articles))
+        log.debug(
+            "%s: %d articles, %d min (%s)",
+            c.title,
+            len(c.articles),
+            c.minutes,
+            ", ".join(f"{a.url} {a.minutes}" for a in c.articles),
+        )
     return env
 
 
@@ -324,9 +385,15 @@ def _data(page: Page) -> str:
         "page": page.url,
         "base": _base(page),
         "chapters": [
-            {"key": c.key, "title": c.title, "url": c.url, "minutes": c.minutes,
-             "articles": [{"url": a.url, "title": a.title, "minutes": a.minutes}
-                          for a in c.articles]}
+            {
+                "key": c.key,
+                "title": c.title,
+                "url": c.url,
+                "minutes": c.minutes,
+                "articles": [
+                    {"url": a.url, "title": a.title, "minutes": a.minutes} for a in c.articles
+                ],
+            }
             for c in _state["chapters"]
         ],
     }
@@ -338,13 +405,17 @@ def _data(page: Page) -> str:
 
 
 def _bar(key: str) -> str:
-    return (f'<span class="gu-bar" aria-hidden="true" data-gu-js hidden>'
-            f'<span class="gu-bar__fill" data-gu-bar="{_e(key)}"></span></span>')
+    return (
+        f'<span class="gu-bar" aria-hidden="true" data-gu-js hidden>'
+        f'<span class="gu-bar__fill" data-gu-bar="{_e(key)}"></span></span>'
+    )
 
 
 def _count(key: str, total: int, extra: str = "") -> str:
-    return (f'<span class="gu-count" data-gu-count="{_e(key)}" data-gu-js hidden{extra}>'
-            f'0 of {total} read</span>')
+    return (
+        f'<span class="gu-count" data-gu-count="{_e(key)}" data-gu-js hidden{extra}>'
+        f"0 of {total} read</span>"
+    )
 
 
 def _articles_word(n: int) -> str:
@@ -353,64 +424,79 @@ def _articles_word(n: int) -> str:
 
 def article_header(chapter: Chapter, article: Article, page: Page) -> str:
     position = chapter.articles.index(article) + 1
-    chapter_link = (f'<a href="{_e(_rel(chapter.url, page))}">{_e(chapter.title)}</a>'
-                    if chapter.index else _e(chapter.title))
-    return (f'{START}<p class="gu-meta">'
-            f'<span class="gu-time" data-gu-minutes="{article.minutes}">'
-            f'<span class="gu-icon gu-icon--clock" aria-hidden="true"></span>'
-            f'{article.minutes} min read</span>'
-            f'<span class="gu-meta__sep" aria-hidden="true">·</span>'
-            f'<span class="gu-meta__where">{chapter_link}, article {position} of '
-            f'{len(chapter.articles)}</span>'
-            f'<span class="gu-readmark" data-gu-article="{_e(article.url)}" data-gu-js hidden>'
-            f'<span class="gu-meta__sep" aria-hidden="true">·</span>read</span>'
-            f'</p>{END}')
+    chapter_link = (
+        f'<a href="{_e(_rel(chapter.url, page))}">{_e(chapter.title)}</a>'
+        if chapter.index
+        else _e(chapter.title)
+    )
+    return (
+        f'{START}<p class="gu-meta">'
+        f'<span class="gu-time" data-gu-minutes="{article.minutes}">'
+        f'<span class="gu-icon gu-icon--clock" aria-hidden="true"></span>'
+        f"{article.minutes} min read</span>"
+        f'<span class="gu-meta__sep" aria-hidden="true">·</span>'
+        f'<span class="gu-meta__where">{chapter_link}, article {position} of '
+        f"{len(chapter.articles)}</span>"
+        f'<span class="gu-readmark" data-gu-article="{_e(article.url)}" data-gu-js hidden>'
+        f'<span class="gu-meta__sep" aria-hidden="true">·</span>read</span>'
+        f"</p>{END}"
+    )
 
 
 def article_footer(chapter: Chapter, article: Article, page: Page) -> str:
     count_id = "gu-count-" + re.sub(r"[^a-z0-9]+", "-", chapter.key.lower()).strip("-")
-    return (f'{START}<div class="gu-panel" data-gu-js hidden>'
-            f'<button type="button" class="md-button gu-toggle" aria-pressed="false" '
-            f'data-gu-toggle="{_e(article.url)}" aria-describedby="{count_id}">'
-            f'<span class="gu-toggle__box" aria-hidden="true"></span>Mark as read</button>'
-            f'<span class="gu-panel__progress" id="{count_id}">'
-            f'<span class="gu-panel__chapter">{_e(chapter.title)}:</span> '
-            f'{_count(chapter.key, len(chapter.articles), LIVE)}'
-            f'{_bar(chapter.key)}</span>'
-            f'</div>{_data(page)}{END}')
+    return (
+        f'{START}<div class="gu-panel" data-gu-js hidden>'
+        f'<button type="button" class="md-button gu-toggle" aria-pressed="false" '
+        f'data-gu-toggle="{_e(article.url)}" aria-describedby="{count_id}">'
+        f'<span class="gu-toggle__box" aria-hidden="true"></span>Mark as read</button>'
+        f'<span class="gu-panel__progress" id="{count_id}">'
+        f'<span class="gu-panel__chapter">{_e(chapter.title)}:</span> '
+        f"{_count(chapter.key, len(chapter.articles), LIVE)}"
+        f"{_bar(chapter.key)}</span>"
+        f"</div>{_data(page)}{END}"
+    )
 
 
 def chapter_summary(chapter: Chapter) -> str:
     n = len(chapter.articles)
-    return (f'{START}<div class="gu-summary">'
-            f'<span class="gu-summary__facts">'
-            f'<span data-gu-articles="{n}">{_articles_word(n)}</span>'
-            f'<span class="gu-meta__sep" aria-hidden="true">·</span>'
-            f'<span class="gu-time" data-gu-total="{chapter.minutes}">'
-            f'<span class="gu-icon gu-icon--clock" aria-hidden="true"></span>'
-            f'{format_minutes(chapter.minutes)} of reading</span></span>'
-            f'<span class="gu-summary__progress" data-gu-js hidden>Your progress: '
-            f'{_count(chapter.key, n)}{_bar(chapter.key)}</span></div>{END}')
+    return (
+        f'{START}<div class="gu-summary">'
+        f'<span class="gu-summary__facts">'
+        f'<span data-gu-articles="{n}">{_articles_word(n)}</span>'
+        f'<span class="gu-meta__sep" aria-hidden="true">·</span>'
+        f'<span class="gu-time" data-gu-total="{chapter.minutes}">'
+        f'<span class="gu-icon gu-icon--clock" aria-hidden="true"></span>'
+        f"{format_minutes(chapter.minutes)} of reading</span></span>"
+        f'<span class="gu-summary__progress" data-gu-js hidden>Your progress: '
+        f"{_count(chapter.key, n)}{_bar(chapter.key)}</span></div>{END}"
+    )
 
 
 def _chip(article: Article) -> str:
-    return (f'{START}<span class="gu-chip" data-gu-article="{_e(article.url)}" '
-            f'data-gu-minutes="{article.minutes}">'
-            f'<span class="gu-chip__check" aria-hidden="true"></span>'
-            f'<span class="gu-chip__read" data-gu-read-label>read, </span>'
-            f'{article.minutes} min</span>{END}')
+    return (
+        f'{START}<span class="gu-chip" data-gu-article="{_e(article.url)}" '
+        f'data-gu-minutes="{article.minutes}">'
+        f'<span class="gu-chip__check" aria-hidden="true"></span>'
+        f'<span class="gu-chip__read" data-gu-read-label>read, </span>'
+        f"{article.minutes} min</span>{END}"
+    )
 
 
 def decorate_chapter_index(output: str, chapter: Chapter, page: Page) -> str:
     for article in chapter.articles:
         href = re.escape(_e(_rel(article.url, page)))
-        pattern = re.compile(r'(<li>\s*(?:<p>\s*)?<a href="(?:\./)?' + href + r'"[^>]*>.*?</a>)',
-                             flags=re.DOTALL)
+        pattern = re.compile(
+            r'(<li>\s*(?:<p>\s*)?<a href="(?:\./)?' + href + r'"[^>]*>.*?</a>)', flags=re.DOTALL
+        )
         chip = _chip(article)
         output, found = pattern.subn(lambda m, chip=chip: m.group(1) + chip, output, count=1)
         if not found:
-            log.warning("%s does not list the article %s (a list item that starts with a "
-                        "link to it)", page.file.src_uri, article.page.file.src_uri)
+            log.warning(
+                "%s does not list the article %s (a list item that starts with a link to it)",
+                page.file.src_uri,
+                article.page.file.src_uri,
+            )
     return output
 
 
@@ -426,28 +512,36 @@ def learning_path(page: Page) -> str:
             f'<span class="gu-chip" data-gu-minutes="{a.minutes}">'
             f'<span class="gu-chip__check" aria-hidden="true"></span>'
             f'<span class="gu-chip__read" data-gu-read-label>read, </span>{a.minutes} min</span></li>'
-            for a in chapter.articles)
+            for a in chapter.articles
+        )
         first = chapter.articles[0] if chapter.articles else None
-        start = (f'<a class="md-button gu-next" data-gu-next="{_e(chapter.key)}" '
-                 f'href="{_e(_rel(first.url, page))}">Start with {_e(first.title)}</a>'
-                 if first else "")
+        start = (
+            f'<a class="md-button gu-next" data-gu-next="{_e(chapter.key)}" '
+            f'href="{_e(_rel(first.url, page))}">Start with {_e(first.title)}</a>'
+            if first
+            else ""
+        )
         steps.append(
             f'<li class="gu-step" data-gu-chapter="{_e(chapter.key)}">'
             f'<span class="gu-step__marker" aria-hidden="true">{number}</span>'
             f'<div class="gu-step__card">'
             f'<h3 class="gu-step__title"><a href="{_e(_rel(chapter.url, page))}">'
-            f'{_e(chapter.title)}</a></h3>'
-            + (f'<p class="gu-step__desc">{_e(chapter.description)}</p>'
-               if chapter.description else "")
+            f"{_e(chapter.title)}</a></h3>"
+            + (
+                f'<p class="gu-step__desc">{_e(chapter.description)}</p>'
+                if chapter.description
+                else ""
+            )
             + f'<p class="gu-step__facts"><span data-gu-articles="{n}">{_articles_word(n)}</span>'
             f'<span class="gu-meta__sep" aria-hidden="true">·</span>'
             f'<span class="gu-time" data-gu-total="{chapter.minutes}">'
             f'<span class="gu-icon gu-icon--clock" aria-hidden="true"></span>'
-            f'{format_minutes(chapter.minutes)}</span></p>'
+            f"{format_minutes(chapter.minutes)}</span></p>"
             f'<div class="gu-step__progress">{_count(chapter.key, n)}{_bar(chapter.key)}</div>'
             f'<details class="gu-step__articles"><summary>The {_articles_word(n)}</summary>'
-            f'<ol>{items}</ol></details>'
-            f'{start}</div></li>')
+            f"<ol>{items}</ol></details>"
+            f"{start}</div></li>"
+        )
     for offset, item in enumerate((page.meta or {}).get("coming") or [], len(chapters) + 1):
         item = item if isinstance(item, dict) else {"title": str(item)}
         desc = item.get("description")
@@ -458,19 +552,22 @@ def learning_path(page: Page) -> str:
             f'<h3 class="gu-step__title">{_e(str(item.get("title", "")))}'
             f'<span class="gu-badge">coming</span></h3>'
             + (f'<p class="gu-step__desc">{_e(str(desc))}</p>' if desc else "")
-            + '</div></li>')
-    return (f'{START}<div class="gu-map">'
-            f'<div class="gu-map__summary">'
-            f'<p class="gu-map__facts"><strong>{len(chapters)} chapters</strong>, '
-            f'<span data-gu-articles="{total}">{_articles_word(total)}</span>, '
-            f'<span class="gu-time" data-gu-total="{minutes}">'
-            f'<span class="gu-icon gu-icon--clock" aria-hidden="true"></span>'
-            f'{format_minutes(minutes)} of reading</span></p>'
-            f'<p class="gu-map__progress" data-gu-js hidden>Your progress: '
-            f'{_count("*", total)}{_bar("*")}</p>'
-            f'</div>'
-            f'<ol class="gu-path">{"".join(steps)}</ol>'
-            f'{_data(page)}</div>{END}')
+            + "</div></li>"
+        )
+    return (
+        f'{START}<div class="gu-map">'
+        f'<div class="gu-map__summary">'
+        f'<p class="gu-map__facts"><strong>{len(chapters)} chapters</strong>, '
+        f'<span data-gu-articles="{total}">{_articles_word(total)}</span>, '
+        f'<span class="gu-time" data-gu-total="{minutes}">'
+        f'<span class="gu-icon gu-icon--clock" aria-hidden="true"></span>'
+        f"{format_minutes(minutes)} of reading</span></p>"
+        f'<p class="gu-map__progress" data-gu-js hidden>Your progress: '
+        f"{_count('*', total)}{_bar('*')}</p>"
+        f"</div>"
+        f'<ol class="gu-path">{"".join(steps)}</ol>'
+        f"{_data(page)}</div>{END}"
+    )
 
 
 def _after_h1(output: str, fragment: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,29 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def shakespeare(shared_data: Path) -> str:
     return (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def real_site_build(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The real site, built once per test session with `mkdocs build --strict`:
+    (output folder, the finished build process). Tests that read the built pages
+    share this one build (it trains nothing once `.cache/groundup` is warm)."""
+    out = tmp_path_factory.mktemp("real-site")
+    env = {
+        **os.environ,
+        "NO_MKDOCS_2_WARNING": "1",
+        "GROUNDUP_CACHE_DIR": os.environ.get(
+            "GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup")
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return out, result

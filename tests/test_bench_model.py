@@ -29,8 +29,7 @@ START, END = "<!-- model:start -->", "<!-- model:end -->"
 QUICK_NAMES = ("tiny", "tiny-2")
 QUICK_SEQ_LENS = (128, 256)
 
-OTHER_SECTION = ("<!-- tokenizer:start -->\n## Tokenizer\n\nKeep me.\n"
-                 "<!-- tokenizer:end -->\n")
+OTHER_SECTION = "<!-- tokenizer:start -->\n## Tokenizer\n\nKeep me.\n<!-- tokenizer:end -->\n"
 STALE_SECTION = f"{START}\n## Model\n\nSTALE NUMBERS\n{END}\n"
 
 
@@ -50,13 +49,29 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     output, json_path = tmp / "RESULTS.md", tmp / "results.json"
     output.write_text(OTHER_SECTION + "\n" + STALE_SECTION, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--repeats", "1",
-         "--output", str(output), "--json", str(json_path)],
-        capture_output=True, text=True, timeout=180, cwd=ROOT, check=False,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--repeats",
+            "1",
+            "--output",
+            str(output),
+            "--json",
+            str(json_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {"md": output.read_text(encoding="utf-8"), "stdout": proc.stdout,
-            "json": json.loads(json_path.read_text(encoding="utf-8"))}
+    return {
+        "md": output.read_text(encoding="utf-8"),
+        "stdout": proc.stdout,
+        "json": json.loads(json_path.read_text(encoding="utf-8")),
+    }
 
 
 def _number(cell: str) -> tuple[float, float]:
@@ -84,12 +99,26 @@ def test_section_replaced_and_others_kept(quick_run: dict[str, Any]) -> None:
     assert md.count(START) == 1 and md.count(END) == 1
     assert "STALE NUMBERS" not in md
     assert OTHER_SECTION.strip() in md
-    section = md[md.index(START):md.index(END)]
-    for heading in ("## Model", "### Training throughput", "### Inference throughput",
-                    "### Attention memory: explicit vs SDPA", "### Summary"):
+    section = md[md.index(START) : md.index(END)]
+    for heading in (
+        "## Model",
+        "### Training throughput",
+        "### Inference throughput",
+        "### Attention memory: explicit vs SDPA",
+        "### Summary",
+    ):
         assert heading in section
-    for field in ("CPU", "Threads", "torch", "transformers", "attention implementation `sdpa`",
-                  "groundup commit", "Load average", "Quick smoke run", "VmHWM"):
+    for field in (
+        "CPU",
+        "Threads",
+        "torch",
+        "transformers",
+        "attention implementation `sdpa`",
+        "groundup commit",
+        "Load average",
+        "Quick smoke run",
+        "VmHWM",
+    ):
         assert field in section, field
 
 
@@ -99,8 +128,13 @@ def test_parity_was_checked_before_timing(quick_run: dict[str, Any]) -> None:
     assert tol == 1e-5
     assert [p["config"] for p in data["parity"]] == list(QUICK_NAMES)
     for p in data["parity"]:
-        for key in ("max_abs_logits_diff", "abs_loss_diff", "abs_hf_labels_loss_diff",
-                    "max_abs_grad_diff", "max_abs_logits_diff_eval"):
+        for key in (
+            "max_abs_logits_diff",
+            "abs_loss_diff",
+            "abs_hf_labels_loss_diff",
+            "max_abs_grad_diff",
+            "max_abs_logits_diff_eval",
+        ):
             assert 0.0 <= p[key] <= tol, (p["config"], key, p[key])
     # Parity is logged before each config's first timing.
     out = quick_run["stdout"]
@@ -116,8 +150,10 @@ def test_json_throughput_rows_are_built_from_the_timings(quick_run: dict[str, An
     assert data["machine"]["hf_attn_implementation"] == "sdpa"
     load = data["load_average_1min"]
     assert load["peak"] >= max(load["start"], load["end"])
-    for key, floor in (("training", data["floors"]["train_ours_over_hf_min"]),
-                       ("inference", data["floors"]["infer_ours_over_hf_min"])):
+    for key, floor in (
+        ("training", data["floors"]["train_ours_over_hf_min"]),
+        ("inference", data["floors"]["infer_ours_over_hf_min"]),
+    ):
         rows = data[key]
         assert [r["config"]["name"] for r in rows] == list(QUICK_NAMES)
         for r in rows:
@@ -132,8 +168,9 @@ def test_json_throughput_rows_are_built_from_the_timings(quick_run: dict[str, An
                 assert r[f"{peer}_median_step_s"] == statistics.median(wall)
                 assert math.isclose(r[f"{peer}_best_tokens_per_s"], tokens / min(wall))
             assert math.isclose(r["ours_over_hf_best"], r["hf_best_step_s"] / r["ours_best_step_s"])
-            assert math.isclose(r["ours_over_hf_median"],
-                                r["hf_median_step_s"] / r["ours_median_step_s"])
+            assert math.isclose(
+                r["ours_over_hf_median"], r["hf_median_step_s"] / r["ours_median_step_s"]
+            )
             assert r["floor"] == ("met" if r["ours_over_hf_best"] >= floor else "missed")
     for r in data["training"]:
         assert r["max_abs_logits_diff_after_training"] < 1e-3
@@ -141,8 +178,10 @@ def test_json_throughput_rows_are_built_from_the_timings(quick_run: dict[str, An
 
 def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> None:
     md, data = quick_run["md"], quick_run["json"]
-    for heading, key in (("### Training throughput", "training"),
-                         ("### Inference throughput", "inference")):
+    for heading, key in (
+        ("### Training throughput", "training"),
+        ("### Inference throughput", "inference"),
+    ):
         rows = _table(md, heading)
         assert [c[0] for c in rows] == list(QUICK_NAMES)
         for cells, r in zip(rows, data[key], strict=True):
@@ -159,8 +198,9 @@ def test_memory_measured_for_both_attentions_and_passes(quick_run: dict[str, Any
     mem = quick_run["json"]["memory"]
     assert mem["seq_lens"] == list(QUICK_SEQ_LENS)
     keys = {(r["attention"], r["backward"], r["seq_len"]) for r in mem["rows"]}
-    assert keys == {(a, b, t) for a in ("explicit", "sdpa") for b in (False, True)
-                    for t in QUICK_SEQ_LENS}
+    assert keys == {
+        (a, b, t) for a in ("explicit", "sdpa") for b in (False, True) for t in QUICK_SEQ_LENS
+    }
     for r in mem["rows"]:
         assert r["reset"] is True and r["floor_bytes"] == 0
         assert r["extra_bytes"] >= 0

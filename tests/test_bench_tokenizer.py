@@ -40,15 +40,31 @@ def quick_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     output, json_path = tmp / "RESULTS.md", tmp / "results.json"
     output.write_text(OTHER_SECTION + "\n" + STALE_SECTION, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--repeats", "2",
-         "--naive-cap", str(NAIVE_CAP_S),
-         "--shakespeare", str(shared_data / "tinyshakespeare.txt"),
-         "--output", str(output), "--json", str(json_path)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--repeats",
+            "2",
+            "--naive-cap",
+            str(NAIVE_CAP_S),
+            "--shakespeare",
+            str(shared_data / "tinyshakespeare.txt"),
+            "--output",
+            str(output),
+            "--json",
+            str(json_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {"md": output.read_text(encoding="utf-8"),
-            "json": json.loads(json_path.read_text(encoding="utf-8"))}
+    return {
+        "md": output.read_text(encoding="utf-8"),
+        "json": json.loads(json_path.read_text(encoding="utf-8")),
+    }
 
 
 def _number(cell: str) -> tuple[float, float]:
@@ -77,7 +93,7 @@ def test_section_replaced_and_others_kept(quick_run: dict[str, Any]) -> None:
     assert md.count(START) == 1 and md.count(END) == 1
     assert "STALE NUMBERS" not in md
     assert OTHER_SECTION.strip() in md
-    section = md[md.index(START):md.index(END)]
+    section = md[md.index(START) : md.index(END)]
     for heading in ("## Tokenizer", "### Training time", "### Encoding throughput", "### Summary"):
         assert heading in section
     for field in ("CPU", "Python", "tiktoken", "tokenizers", "groundup commit", "Quick smoke run"):

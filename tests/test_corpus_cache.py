@@ -46,7 +46,9 @@ def test_default_corpus_is_deterministic_across_processes():
         "print(hashlib.sha256(default_corpus().encode()).hexdigest())"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.strip() == digest
     assert corpus.default_corpus() == corpus.default_corpus()
 
@@ -266,7 +268,9 @@ def test_site_tokenizer_trains_once_then_loads_from_disk(cache_in_tmp, monkeypat
     loads = []
     real_load = BPETokenizer.load.__func__
     monkeypatch.setattr(BPETokenizer, "train", classmethod(no_training))
-    monkeypatch.setattr(BPETokenizer, "load", classmethod(lambda cls, p: loads.append(p) or real_load(cls, p)))
+    monkeypatch.setattr(
+        BPETokenizer, "load", classmethod(lambda cls, p: loads.append(p) or real_load(cls, p))
+    )
     second = site.site_tokenizer(vocab_size=300)
     assert loads == [files[0]]
     assert second.ranks == first.ranks
@@ -310,7 +314,7 @@ def test_atomic_writes_leave_only_the_file(tmp_path):
 
 def test_atomic_write_text_is_utf8(tmp_path):
     atomic.atomic_write_text(tmp_path / "u.txt", "日本語 ✓")
-    assert (tmp_path / "u.txt").read_bytes() == "日本語 ✓".encode("utf-8")
+    assert (tmp_path / "u.txt").read_bytes() == "日本語 ✓".encode()
 
 
 def test_failed_atomic_write_keeps_old_content_and_no_temp_file(tmp_path, monkeypatch):

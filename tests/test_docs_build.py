@@ -203,7 +203,7 @@ def executed_outputs(md_source: str, page: str, code_sources: str) -> list[str]:
     """Pieces of the page that are neither in its Markdown nor in the package's code:
     what executed blocks printed (code blocks, inline code, tables) or drew (figures)."""
     known = _norm(md_source) + "\n" + code_sources
-    article = page[page.find("<article"):] if "<article" in page else page
+    article = page[page.find("<article") :] if "<article" in page else page
     found = []
     for block in re.findall(r"<pre[^>]*>(.*?)</pre>", article, flags=re.S):
         text = _text(block)
@@ -221,14 +221,14 @@ def executed_outputs(md_source: str, page: str, code_sources: str) -> list[str]:
     return found
 
 
-EXEC_FENCE = re.compile(r"^\s*(```+|~~~+)\s*(python|py|pycon|bash|sh|console)[^\n]*exec=\"(on|true|1)\"", re.M)
+EXEC_FENCE = re.compile(
+    r"^\s*(```+|~~~+)\s*(python|py|pycon|bash|sh|console)[^\n]*exec=\"(on|true|1)\"", re.M
+)
 
 
 @pytest.fixture(scope="module")
-def real_site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    result = mkdocs_build(ROOT, out)
-    return out, result
+def real_site(real_site_build):
+    return real_site_build
 
 
 def test_real_site_builds_strictly_without_warnings(real_site):
@@ -257,7 +257,11 @@ def test_no_page_shows_an_execution_error(real_site):
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     for rendered in site.rglob("*.html"):
         page = _text(rendered.read_text(encoding="utf-8"))  # highlighting splits words into spans
-        for marker in ("Traceback (most recent call last)", "exited with errors", "exited with unexpected code"):
+        for marker in (
+            "Traceback (most recent call last)",
+            "exited with errors",
+            "exited with unexpected code",
+        ):
             assert marker not in page, f"{rendered.relative_to(site)}: {marker}"
 
 
@@ -278,7 +282,9 @@ def test_every_chapter_page_shows_executed_output(real_site, chapter):
     for page in pages:
         md_source = (ROOT / "docs" / page).read_text(encoding="utf-8")
         rendered = html_path(site, page).read_text(encoding="utf-8")
-        if not EXEC_FENCE.search(md_source) or not executed_outputs(md_source, rendered, code_sources):
+        if not EXEC_FENCE.search(md_source) or not executed_outputs(
+            md_source, rendered, code_sources
+        ):
             missing.append(page)
     assert missing == [], f"pages without executed output: {missing}"
 
@@ -332,7 +338,9 @@ def test_every_rendered_internal_link_resolves(real_site):
                 continue
             if anchor and target.suffix == ".html":
                 if target not in ids:
-                    ids[target] = set(re.findall(r'\bid="([^"]+)"', target.read_text(encoding="utf-8")))
+                    ids[target] = set(
+                        re.findall(r'\bid="([^"]+)"', target.read_text(encoding="utf-8"))
+                    )
                 if anchor not in ids[target]:
                     broken.append(f"{page.relative_to(site)}: {href} (no #{anchor})")
     assert broken == [], broken[:20]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from groundup.model import GPTConfig
 from groundup.model.memory import (
     MB,
@@ -26,6 +27,7 @@ SIZE = 4 * N_FLOATS
 @pytest.mark.parametrize("keep", [True, False], ids=["kept", "freed"])
 def test_known_allocation_is_measured_at_its_size(keep: bool) -> None:
     """64 MiB, touched: kept (returned) or freed before `fn` returns, it is counted once."""
+
     def fn() -> torch.Tensor | float:
         t = torch.ones(N_FLOATS)
         return t if keep else float(t[-1])
@@ -79,4 +81,3 @@ def test_sdpa_never_holds_the_score_matrix(sweep: dict) -> None:
     explicit = sweep["explicit", SEQ_LENS[1]]["extra_bytes"]
     assert sdpa < 0.25 * scores, (sdpa, scores)
     assert 4 * sdpa < explicit, (sdpa, explicit)
-

@@ -17,31 +17,64 @@ hf_logging.set_verbosity_error()
 GPT2_CONFIGS = {
     "gpt2-small-shape": dict(vocab_size=211, n_positions=64, n_embd=64, n_layer=2, n_head=4),
     "gpt2-odd": dict(vocab_size=97, n_positions=40, n_embd=48, n_layer=3, n_head=3, n_inner=80),
-    "gpt2-exact-gelu": dict(vocab_size=128, n_positions=32, n_embd=32, n_layer=1, n_head=2,
-                            activation_function="gelu"),
-    "gpt2-untied": dict(vocab_size=150, n_positions=32, n_embd=32, n_layer=2, n_head=4,
-                        tie_word_embeddings=False),
+    "gpt2-exact-gelu": dict(
+        vocab_size=128, n_positions=32, n_embd=32, n_layer=1, n_head=2, activation_function="gelu"
+    ),
+    "gpt2-untied": dict(
+        vocab_size=150, n_positions=32, n_embd=32, n_layer=2, n_head=4, tie_word_embeddings=False
+    ),
 }
 LLAMA_CONFIGS = {
-    "llama-mha": dict(vocab_size=131, hidden_size=64, intermediate_size=172, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64),
-    "llama-gqa": dict(vocab_size=101, hidden_size=96, intermediate_size=160, num_hidden_layers=3,
-                      num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=48),
-    "llama-mqa": dict(vocab_size=89, hidden_size=64, intermediate_size=100, num_hidden_layers=2,
-                      num_attention_heads=8, num_key_value_heads=1, max_position_embeddings=40,
-                      rope_theta=500_000.0),
-    "llama-head-dim-bias-tied": dict(vocab_size=77, hidden_size=48, intermediate_size=72,
-                                     num_hidden_layers=2, num_attention_heads=4,
-                                     num_key_value_heads=2, head_dim=16,
-                                     max_position_embeddings=32, attention_bias=True,
-                                     mlp_bias=True, tie_word_embeddings=True),
+    "llama-mha": dict(
+        vocab_size=131,
+        hidden_size=64,
+        intermediate_size=172,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+    ),
+    "llama-gqa": dict(
+        vocab_size=101,
+        hidden_size=96,
+        intermediate_size=160,
+        num_hidden_layers=3,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        max_position_embeddings=48,
+    ),
+    "llama-mqa": dict(
+        vocab_size=89,
+        hidden_size=64,
+        intermediate_size=100,
+        num_hidden_layers=2,
+        num_attention_heads=8,
+        num_key_value_heads=1,
+        max_position_embeddings=40,
+        rope_theta=500_000.0,
+    ),
+    "llama-head-dim-bias-tied": dict(
+        vocab_size=77,
+        hidden_size=48,
+        intermediate_size=72,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=32,
+        attention_bias=True,
+        mlp_bias=True,
+        tie_word_embeddings=True,
+    ),
 }
 
 
 def make_hf(name: str) -> torch.nn.Module:
     torch.manual_seed(sum(map(ord, name)))
     if name in GPT2_CONFIGS:
-        model = GPT2LMHeadModel(GPT2Config(**GPT2_CONFIGS[name], bos_token_id=None, eos_token_id=None))
+        model = GPT2LMHeadModel(
+            GPT2Config(**GPT2_CONFIGS[name], bos_token_id=None, eos_token_id=None)
+        )
     else:
         kw = dict(LLAMA_CONFIGS[name])
         theta = kw.pop("rope_theta", 10_000.0)
@@ -51,7 +84,7 @@ def make_hf(name: str) -> torch.nn.Module:
     # Random-init biases are zero and norm weights one; perturb them so a swapped
     # or missing tensor cannot hide behind a default value.
     with torch.no_grad():
-        for pname, p in model.named_parameters():
+        for p in model.parameters():
             if p.dim() == 1:
                 p.add_(0.1 * torch.randn_like(p))
     return model.eval()
@@ -141,8 +174,13 @@ def test_greedy_generation_matches(pair):
     prompt = ids_for(ours, batch=2, seed=4)[:, :5]
     new = ours.config.block_size - 5
     with torch.no_grad():
-        expected = hf.generate(prompt, max_new_tokens=new, do_sample=False,
-                               pad_token_id=0, attention_mask=torch.ones_like(prompt))
+        expected = hf.generate(
+            prompt,
+            max_new_tokens=new,
+            do_sample=False,
+            pad_token_id=0,
+            attention_mask=torch.ones_like(prompt),
+        )
     got = ours.generate(prompt, max_new_tokens=new)
     assert torch.equal(got, expected)
 

@@ -98,7 +98,9 @@ def test_rope_is_a_rotation_and_depends_only_on_the_offset():
         return apply_rope(x.expand(1, 1, 64, 8), cos, sin)[0, 0, p]
 
     assert rotated(q, 37).norm().item() == pytest.approx(q.norm().item(), rel=1e-5)
-    scores = {(m, n): (rotated(q, m) @ rotated(k, n)).item() for m, n in [(5, 2), (40, 37), (63, 60)]}
+    scores = {
+        (m, n): (rotated(q, m) @ rotated(k, n)).item() for m, n in [(5, 2), (40, 37), (63, 60)]
+    }
     assert scores[(5, 2)] == pytest.approx(scores[(40, 37)], abs=1e-4)
     assert scores[(5, 2)] == pytest.approx(scores[(63, 60)], abs=1e-4)
 
@@ -114,17 +116,23 @@ def test_alibi_matches_bloom(n_head):
     bloom = build_alibi_tensor(torch.ones(1, T), n_head, torch.float32).view(n_head, 1, T)
     ours = alibi_bias(n_head, T)
     i = torch.arange(T).view(1, T, 1)
-    torch.testing.assert_close(ours + alibi_slopes(n_head).view(n_head, 1, 1) * i, bloom.expand(n_head, T, T))
+    torch.testing.assert_close(
+        ours + alibi_slopes(n_head).view(n_head, 1, 1) * i, bloom.expand(n_head, T, T)
+    )
     torch.testing.assert_close(alibi_slopes(n_head), bloom[:, 0, 1])
 
 
 def test_alibi_slopes_for_eight_heads():
-    assert alibi_slopes(8).tolist() == [2.0 ** -k for k in range(1, 9)]
+    assert alibi_slopes(8).tolist() == [2.0**-k for k in range(1, 9)]
 
 
 # ------------------------------------------------------------------- attention
 def test_causal_mask():
-    assert causal_mask(3, 3).tolist() == [[True, False, False], [True, True, False], [True, True, True]]
+    assert causal_mask(3, 3).tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
     assert causal_mask(1, 4).tolist() == [[True, True, True, True]]  # the newest query sees all
 
 
@@ -187,8 +195,8 @@ def test_without_positions_one_layer_cannot_see_word_order():
     set of earlier tokens. (With more layers, earlier positions see different
     prefixes, so order leaks in through causality alone.)"""
     model = GPT(GPTConfig(**{**TINY, "n_layer": 1}, positions="none")).eval()
-    a = torch.tensor([[5, 9, 17, 3]])   # "dog bites man ."
-    b = torch.tensor([[17, 9, 5, 3]])   # "man bites dog ."
+    a = torch.tensor([[5, 9, 17, 3]])  # "dog bites man ."
+    b = torch.tensor([[17, 9, 5, 3]])  # "man bites dog ."
     torch.testing.assert_close(model(a)[0][0, -1], model(b)[0][0, -1], atol=1e-5, rtol=1e-5)
     with_pos = GPT(GPTConfig(**{**TINY, "n_layer": 1}, positions="learned")).eval()
     assert not torch.allclose(with_pos(a)[0][0, -1], with_pos(b)[0][0, -1], atol=1e-5)
@@ -200,15 +208,22 @@ def test_flavours():
     llama = GPT(GPTConfig.llama(**TINY, n_kv_heads=2))
     assert gpt2.head.weight is gpt2.tok_emb.weight
     assert llama.head.weight is not llama.tok_emb.weight
-    assert isinstance(gpt2.blocks[0].norm1, LayerNorm) and isinstance(llama.blocks[0].norm1, RMSNorm)
+    assert isinstance(gpt2.blocks[0].norm1, LayerNorm) and isinstance(
+        llama.blocks[0].norm1, RMSNorm
+    )
     assert hasattr(llama, "rope_cos") and not hasattr(llama, "pos_emb")
-    assert all(b.bias is None for b in (m for m in llama.modules() if isinstance(m, torch.nn.Linear)))
+    assert all(
+        b.bias is None for b in (m for m in llama.modules() if isinstance(m, torch.nn.Linear))
+    )
 
 
 def test_loss_at_init_is_near_uniform():
     model = GPT(GPTConfig(**TINY))
     g = torch.Generator().manual_seed(0)
-    idx, targets = torch.randint(0, 61, (8, 16), generator=g), torch.randint(0, 61, (8, 16), generator=g)
+    idx, targets = (
+        torch.randint(0, 61, (8, 16), generator=g),
+        torch.randint(0, 61, (8, 16), generator=g),
+    )
     _, loss = model(idx, targets)
     assert abs(loss.item() - math.log(61)) < 0.1
 
@@ -249,7 +264,9 @@ def test_generate_greedy_and_sampled():
 def test_top_k_one_is_greedy():
     model = GPT(GPTConfig(**TINY)).eval()
     prompt = torch.tensor([[4, 5]])
-    assert torch.equal(model.generate(prompt, 8, temperature=0.7, top_k=1), model.generate(prompt, 8))
+    assert torch.equal(
+        model.generate(prompt, 8, temperature=0.7, top_k=1), model.generate(prompt, 8)
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -293,3 +310,17 @@ def test_bad_input_is_rejected_clearly(idx, error, match):
 def test_bad_config_is_rejected_clearly(fields, match):
     with pytest.raises(ValueError, match=match):
         GPTConfig(**{**TINY, **fields})
+
+
+def test_attention_dropout_zeroes_weights_and_rescales():
+    """The explicit path's dropout: some weights are dropped, the rest scaled by 1/(1-p)."""
+    torch.manual_seed(0)
+    q = k = v = torch.randn(1, 2, 32, 8)
+    plain, w = scaled_dot_product_attention(q, k, v)
+    torch.manual_seed(1)
+    dropped, _ = scaled_dot_product_attention(q, k, v, dropout=0.5)
+    assert not torch.allclose(plain, dropped)
+    torch.manual_seed(1)
+    keep = torch.nn.functional.dropout(torch.ones_like(w), p=0.5) > 0
+    expected = (w * keep / 0.5) @ v
+    torch.testing.assert_close(dropped, expected)

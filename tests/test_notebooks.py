@@ -32,7 +32,9 @@ MAX_PAGE_BYTES = 1_500_000
 
 
 def _load_hook():
-    spec = importlib.util.spec_from_file_location("groundup_hooks_notebooks", ROOT / "hooks" / "notebooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "groundup_hooks_notebooks", ROOT / "hooks" / "notebooks.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -56,7 +58,10 @@ def real_nav() -> list:
 
 # An independent count of executed blocks: markdown-exec runs a fence whose info
 # string sets exec to a true value.
-EXEC_FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*\{?\.?(python|py)\b[^\n]*\bexec=\"(?!(?:no|off|false|0)\")[^\"]+\"", re.MULTILINE)
+EXEC_FENCE = re.compile(
+    r"^[ \t]*(```+|~~~+)[ \t]*\{?\.?(python|py)\b[^\n]*\bexec=\"(?!(?:no|off|false|0)\")[^\"]+\"",
+    re.MULTILINE,
+)
 
 # ------------------------------------------------------------------ the generator, small pages
 PAGE = '''---
@@ -156,8 +161,14 @@ def _chapter() -> object:
     pages = {"chap/index.md": intro, "chap/page.md": PAGE, "chap/prose.md": "# Only prose\n"}
     nav = [
         {"Home": "index.md"},
-        {"Chap": ["chap/index.md", {"First page": "chap/page.md"}, "chap/prose.md",
-                  {"Notebook": "chap/notebook.ipynb"}]},
+        {
+            "Chap": [
+                "chap/index.md",
+                {"First page": "chap/page.md"},
+                "chap/prose.md",
+                {"Notebook": "chap/notebook.ipynb"},
+            ]
+        },
     ]
     (chapter,) = hook.read_chapters(nav, pages.get)
     return chapter
@@ -165,7 +176,11 @@ def _chapter() -> object:
 
 def test_notebook_cells_follow_the_pages():
     chapter = _chapter()
-    assert (chapter.title, chapter.folder, chapter.src_uri) == ("Chap", "chap", "chap/notebook.ipynb")
+    assert (chapter.title, chapter.folder, chapter.src_uri) == (
+        "Chap",
+        "chap",
+        "chap/notebook.ipynb",
+    )
     # a page without executed blocks or snippets adds nothing
     assert [a.src_path for a in chapter.articles] == ["chap/index.md", "chap/page.md"]
     assert [a.title for a in chapter.articles] == ["Chap", "First page"]  # nav title first
@@ -176,7 +191,10 @@ def test_notebook_cells_follow_the_pages():
     assert kinds == ["markdown", "code", "markdown", "code", "markdown"] + ["code"] * 4
     intro, setup, _index_md, index_code, page_md, *page_code = nb.cells
 
-    assert 'pip install -e ".[docs]"' in intro.source and "git clone https://github.com/o/r" in intro.source
+    assert (
+        'pip install -e ".[docs]"' in intro.source
+        and "git clone https://github.com/o/r" in intro.source
+    )
     assert "GROUNDUP_CACHE_DIR" in intro.source and ".cache/groundup" in intro.source
     assert "https://example.org/site/chap/" in intro.source
     assert setup.source.endswith("%load_ext groundup.notebook")
@@ -190,7 +208,12 @@ def test_notebook_cells_follow_the_pages():
     blocks = hook.executed_blocks(PAGE)
     prefixes = {"text": "", "markdown": "%%show_as markdown\n", "html": "%%show_as html\n"}
     assert [c.source for c in page_code] == [prefixes[b.output] + b.code for b in blocks]
-    assert [c.metadata["groundup"]["output"] for c in page_code] == ["text", "markdown", "html", "markdown"]
+    assert [c.metadata["groundup"]["output"] for c in page_code] == [
+        "text",
+        "markdown",
+        "html",
+        "markdown",
+    ]
     assert len(hook.code_cells_from_pages(nb)) == len(chapter.blocks) == 5
     # deterministic: the same pages give the same file (and mkdocs-jupyter's cache hits)
     assert json.dumps(hook.build_notebook(chapter)) == json.dumps(hook.build_notebook(chapter))
@@ -203,8 +226,11 @@ def test_chapters_are_found_in_the_nav():
     assert ("The Transformer", "transformer") in found
     assert all(folder not in ("index.md", "benchmarks.md") for _, folder in found)
     # any future chapter: a section whose pages live in one folder
-    future = nav + [{"Sampling": ["sampling/index.md", {"Top-p": "sampling/top-p.md"}]},
-                    {"Mixed": ["a/x.md", "b/y.md"]}, {"Top": ["top.md"]}]
+    future = nav + [
+        {"Sampling": ["sampling/index.md", {"Top-p": "sampling/top-p.md"}]},
+        {"Mixed": ["a/x.md", "b/y.md"]},
+        {"Top": ["top.md"]},
+    ]
     found = [folder for _, folder, _ in hook.chapter_sections(future)]
     assert "sampling" in found and "a" not in found and "b" not in found and "top.md" not in found
 
@@ -212,22 +238,32 @@ def test_chapters_are_found_in_the_nav():
 def test_every_chapter_in_the_nav_lists_its_notebook():
     """A chapter's notebook page is in its nav section, right before the quiz if any."""
     nav = real_nav()
-    sections = [v for item in nav if isinstance(item, dict) for v in item.values() if isinstance(v, list)]
+    sections = [
+        v for item in nav if isinstance(item, dict) for v in item.values() if isinstance(v, list)
+    ]
     chapters = hook.chapter_sections(nav)
     assert len(chapters) >= 2
     for _, folder, _ in chapters:
-        (entries,) = [[p for _, p in hook._nav_entries(section)] for section in sections
-                      if any(p.startswith(folder + "/") for _, p in hook._nav_entries(section))]
+        (entries,) = [
+            [p for _, p in hook._nav_entries(section)]
+            for section in sections
+            if any(p.startswith(folder + "/") for _, p in hook._nav_entries(section))
+        ]
         assert f"{folder}/notebook.ipynb" in entries, folder
         if f"{folder}/quiz.md" in entries:
-            assert entries.index(f"{folder}/notebook.ipynb") == entries.index(f"{folder}/quiz.md") - 1
+            assert (
+                entries.index(f"{folder}/notebook.ipynb") == entries.index(f"{folder}/quiz.md") - 1
+            )
         else:
             assert entries[-1] == f"{folder}/notebook.ipynb"
 
 
 def _real_chapters():
     docs = ROOT / "docs"
-    return hook.read_chapters(real_nav(), lambda p: (docs / p).read_text(encoding="utf-8") if (docs / p).is_file() else None)
+    return hook.read_chapters(
+        real_nav(),
+        lambda p: (docs / p).read_text(encoding="utf-8") if (docs / p).is_file() else None,
+    )
 
 
 def test_real_chapters_notebooks_hold_every_executed_block():
@@ -236,7 +272,9 @@ def test_real_chapters_notebooks_hold_every_executed_block():
     for folder, chapter in chapters.items():
         nb = hook.build_notebook(chapter, "http://127.0.0.1:8000/")
         pages = [p for _, f, ps in hook.chapter_sections(real_nav()) if f == folder for _, p in ps]
-        expected = sum(len(EXEC_FENCE.findall((ROOT / "docs" / p).read_text(encoding="utf-8"))) for p in pages)
+        expected = sum(
+            len(EXEC_FENCE.findall((ROOT / "docs" / p).read_text(encoding="utf-8"))) for p in pages
+        )
         cells = hook.code_cells_from_pages(nb)
         assert len(cells) == expected > 20, folder
         for cell in cells[:: max(1, len(cells) // 10)]:  # the code is the page's, verbatim
@@ -249,6 +287,7 @@ def test_real_chapters_notebooks_hold_every_executed_block():
 # ------------------------------------------------------------------ the display helper
 def test_captured_output_displays_markdown_and_html(monkeypatch):
     import IPython.display
+
     from groundup import notebook
 
     shown = []
@@ -276,8 +315,15 @@ def test_captured_output_displays_markdown_and_html(monkeypatch):
 # ------------------------------------------------------------------ a small site with the hook
 def _build(cwd: Path, out: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "GROUNDUP_CACHE_DIR": str(CACHE)}
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=580, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
 
 
 def _foreign_assets(page: str) -> list[str]:
@@ -286,7 +332,9 @@ def _foreign_assets(page: str) -> list[str]:
     for link in re.findall(r"<link\b[^>]*>", page):  # rel=canonical etc. load nothing
         rel = re.search(r'\brel="([^"]*)"', link)
         href = re.search(r'\bhref="((?:https?:)?//[^"]*)"', link)
-        if href and not (rel and rel[1] in ("canonical", "alternate", "author", "license", "prev", "next")):
+        if href and not (
+            rel and rel[1] in ("canonical", "alternate", "author", "license", "prev", "next")
+        ):
             found.append(href[1])
     found += re.findall(r'@import\s+(?:url\()?["\']?((?:https?:)?//[^"\')]+)', page)
     found += re.findall(r'import\(\s*["\']((?:https?:)?//[^"\']+)', page)
@@ -298,16 +346,38 @@ def test_small_site_renders_and_offers_the_notebook(tmp_path):
         "site_name": "Notebook hook test",
         "site_url": "https://example.org/",
         "theme": {"name": "material", "font": False},
-        "plugins": ["search", "markdown-exec", {"mkdocs-jupyter": {
-            "include": ["*.ipynb"], "execute": False, "include_source": True,
-            "include_requirejs": False, "ignore_h1_titles": True, "no_prompt": True}}],
-        "markdown_extensions": ["pymdownx.superfences", "attr_list", "md_in_html",
-                                {"pymdownx.snippets": {"base_path": ["."], "check_paths": True}}],
+        "plugins": [
+            "search",
+            "markdown-exec",
+            {
+                "mkdocs-jupyter": {
+                    "include": ["*.ipynb"],
+                    "execute": False,
+                    "include_source": True,
+                    "include_requirejs": False,
+                    "ignore_h1_titles": True,
+                    "no_prompt": True,
+                }
+            },
+        ],
+        "markdown_extensions": [
+            "pymdownx.superfences",
+            "attr_list",
+            "md_in_html",
+            {"pymdownx.snippets": {"base_path": ["."], "check_paths": True}},
+        ],
         "hooks": [str(ROOT / "hooks" / "notebooks.py")],
         "validation": {"omitted_files": "warn", "unrecognized_links": "warn", "anchors": "warn"},
-        "nav": [{"Home": "index.md"},
-                {"Chap": ["chap/index.md", {"First page": "chap/page.md"},
-                          {"Notebook": "chap/notebook.ipynb"}]}],
+        "nav": [
+            {"Home": "index.md"},
+            {
+                "Chap": [
+                    "chap/index.md",
+                    {"First page": "chap/page.md"},
+                    {"Notebook": "chap/notebook.ipynb"},
+                ]
+            },
+        ],
     }
     (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
     (tmp_path / "docs" / "chap").mkdir(parents=True)
@@ -333,17 +403,22 @@ def test_small_site_renders_and_offers_the_notebook(tmp_path):
     nb = nbformat.read(out / "chap" / "notebook" / "notebook.ipynb", as_version=4)
     nbformat.validate(nb)
     assert [c.source for c in hook.code_cells_from_pages(nb)] == [
-        '%%show_as markdown\nprint("*six times seven*")', "print(6 * 7)", '%%show_as html\nprint("<svg></svg>")',
+        '%%show_as markdown\nprint("*six times seven*")',
+        "print(6 * 7)",
+        '%%show_as html\nprint("<svg></svg>")',
     ]
     assert "[First page](https://example.org/chap/page/)" in nb.cells[4].source
 
     page = (out / "chap" / "notebook" / "index.html").read_text(encoding="utf-8")
-    article = page[page.index("<article"):page.index("</article>")]
+    article = page[page.index("<article") : page.index("</article>")]
     assert 'href="notebook.ipynb" download="groundup-chap.ipynb"' in article
     # every code cell, as the site's code blocks (its colours, its copy button), code exact
-    blocks = re.findall(r'<div class="language-python highlight" data-search-exclude><pre><span></span>'
-                        r"<code>(.*?)</code></pre></div>",
-                        article, flags=re.DOTALL)
+    blocks = re.findall(
+        r'<div class="language-python highlight" data-search-exclude><pre><span></span>'
+        r"<code>(.*?)</code></pre></div>",
+        article,
+        flags=re.DOTALL,
+    )
     assert [html.unescape(re.sub(r"<[^>]+>", "", b)).rstrip("\n") for b in blocks] == [
         c.source for c in nb.cells if c.cell_type == "code"
     ]
@@ -359,8 +434,11 @@ def test_small_site_renders_and_offers_the_notebook(tmp_path):
     assert "Chap: the notebook" in page
     # searchable by its text, not by its code (the articles hold that)
     index = json.loads((out / "search" / "search_index.json").read_text(encoding="utf-8"))
-    notebook_entries = " ".join(d["title"] + " " + d["text"] for d in index["docs"]
-                                if d["location"].startswith("chap/notebook/"))
+    notebook_entries = " ".join(
+        d["title"] + " " + d["text"]
+        for d in index["docs"]
+        if d["location"].startswith("chap/notebook/")
+    )
     assert "Chap: the notebook" in notebook_entries and "six times seven" not in notebook_entries
     home = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="chap/notebook/"' in home  # a link to the notebook reaches its page
@@ -368,9 +446,8 @@ def test_small_site_renders_and_offers_the_notebook(tmp_path):
 
 # ------------------------------------------------------------------ the real site (slow)
 @pytest.fixture(scope="module")
-def real_site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site-notebooks")
-    result = _build(ROOT, out)
+def real_site(real_site_build) -> Path:
+    out, result = real_site_build
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert [line for line in output.splitlines() if "WARNING" in line] == []
@@ -398,8 +475,12 @@ def _page_weight(site: Path, page_path: Path) -> tuple[int, dict[str, int]]:
     page = page_path.read_text(encoding="utf-8")
     sizes = {str(page_path.relative_to(site)): page_path.stat().st_size}
     refs = re.findall(r'<script\b[^>]*\bsrc="([^"]+)"', page)
-    refs += [href for link in re.findall(r"<link\b[^>]*>", page) if 'rel="stylesheet"' in link
-             for href in re.findall(r'\bhref="([^"]+)"', link)]
+    refs += [
+        href
+        for link in re.findall(r"<link\b[^>]*>", page)
+        if 'rel="stylesheet"' in link
+        for href in re.findall(r'\bhref="([^"]+)"', link)
+    ]
     for ref in refs:
         target = (page_path.parent / ref.split("?")[0].split("#")[0]).resolve()
         assert target.is_file(), ref
@@ -416,9 +497,13 @@ def test_built_site_offers_each_chapter_notebook(real_site, folder):
     nb = nbformat.read(nb_path, as_version=4)
     nbformat.validate(nb)
     pages = [p for _, f, ps in hook.chapter_sections(real_nav()) if f == folder for _, p in ps]
-    expected = sum(len(EXEC_FENCE.findall((ROOT / "docs" / p).read_text(encoding="utf-8"))) for p in pages)
+    expected = sum(
+        len(EXEC_FENCE.findall((ROOT / "docs" / p).read_text(encoding="utf-8"))) for p in pages
+    )
     assert len(hook.code_cells_from_pages(nb)) == expected
-    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code")  # never run at build
+    assert not any(
+        c.get("outputs") for c in nb.cells if c.cell_type == "code"
+    )  # never run at build
 
     page_path = real_site / folder / "notebook" / "index.html"
     page = page_path.read_text(encoding="utf-8")
@@ -435,9 +520,19 @@ def test_built_site_offers_each_chapter_notebook(real_site, folder):
 
 # The notebook must reproduce what the pages show. Timings are measured, so they differ
 # from run to run: an output that mentions one is not compared.
-TIMING = re.compile(r"\d\s*(?:ms|µs|us|ns|s)\b|\b(?:seconds?|faster|slower|time[ds]?|timings?)\b|/s\b")
-OUTPUT_MARKDOWN = ["tables", "md_in_html", "attr_list", "abbr", "footnotes", "pymdownx.superfences",
-                   "pymdownx.inlinehilite", "pymdownx.arithmatex"]
+TIMING = re.compile(
+    r"\d\s*(?:ms|µs|us|ns|s)\b|\b(?:seconds?|faster|slower|time[ds]?|timings?)\b|/s\b"
+)
+OUTPUT_MARKDOWN = [
+    "tables",
+    "md_in_html",
+    "attr_list",
+    "abbr",
+    "footnotes",
+    "pymdownx.superfences",
+    "pymdownx.inlinehilite",
+    "pymdownx.arithmatex",
+]
 
 
 def _shown_text(cell: nbformat.NotebookNode) -> str:
@@ -446,12 +541,21 @@ def _shown_text(cell: nbformat.NotebookNode) -> str:
 
     kind = cell.metadata["groundup"]["output"]
     if kind == "text":
-        out = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+        out = "".join(
+            o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout"
+        )
         return _text(html.escape(out))
     if kind == "markdown":
-        source = "".join(o.data["text/markdown"] for o in cell.outputs if o.output_type == "display_data")
-        return _text(markdown.markdown(source, extensions=OUTPUT_MARKDOWN,
-                                       extension_configs={"pymdownx.arithmatex": {"generic": True}}))
+        source = "".join(
+            o.data["text/markdown"] for o in cell.outputs if o.output_type == "display_data"
+        )
+        return _text(
+            markdown.markdown(
+                source,
+                extensions=OUTPUT_MARKDOWN,
+                extension_configs={"pymdownx.arithmatex": {"generic": True}},
+            )
+        )
     figures = "".join(o.data["text/html"] for o in cell.outputs if o.output_type == "display_data")
     return " ".join(html.unescape(label) for label in re.findall(r'aria-label="([^"]*)"', figures))
 
@@ -460,15 +564,18 @@ def _run(nb: nbformat.NotebookNode, cwd: Path) -> float:
     from nbclient import NotebookClient
 
     start = time.perf_counter()
-    NotebookClient(nb, timeout=1800, kernel_name="python3",
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+    NotebookClient(
+        nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    ).execute()
     return time.perf_counter() - start
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("folder", ["tokenization", "transformer"])
-def test_chapter_notebook_runs_and_shows_what_the_pages_show(real_site, folder, tmp_path, monkeypatch):
+def test_chapter_notebook_runs_and_shows_what_the_pages_show(
+    real_site, folder, tmp_path, monkeypatch
+):
     """The downloadable notebook, run top to bottom by a Jupyter kernel in an empty
     folder (with the site's cache): every cell runs, Markdown and HTML blocks display as
     such, and what they show is what the built pages show."""
@@ -487,7 +594,9 @@ def test_chapter_notebook_runs_and_shows_what_the_pages_show(real_site, folder, 
         kind = cell.metadata["groundup"]["output"]
         if kind in shown:
             assert not [o for o in cell.outputs if o.output_type == "stream" and o.name == "stdout"]
-            assert all(shown[kind] in o.data for o in cell.outputs if o.output_type == "display_data")
+            assert all(
+                shown[kind] in o.data for o in cell.outputs if o.output_type == "display_data"
+            )
     displayed = [o for c in cells for o in c.outputs if o.output_type == "display_data"]
     assert sum("<svg" in o.data.get("text/html", "") for o in displayed) >= 3  # the plots
 

@@ -7,11 +7,11 @@ specific claims the pages' prose makes about their output.
 
 from __future__ import annotations
 
-import regex
 import pytest
+import regex
 
 from groundup.site import site_corpus, site_tokenizer
-from groundup.tokenizer import BPETokenizer, GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, Merge
+from groundup.tokenizer import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BPETokenizer, Merge
 from groundup.tokenizer.alternatives import cached_hf, pieces
 from groundup.tokenizer.granularity import (
     byte_units,

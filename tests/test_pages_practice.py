@@ -72,8 +72,28 @@ def hf(tok, corpus):
 
 def random_corpus(seed: int, n: int = 400) -> str:
     rng = random.Random(seed)
-    words = ["the", "then", "there", "a", "an", "aaa", "ab", "ba", "x1", "12345",
-             "don't", "I'LL", "é", "日本", "🙂", ".", ",", "  ", "\n", "\t"]
+    words = [
+        "the",
+        "then",
+        "there",
+        "a",
+        "an",
+        "aaa",
+        "ab",
+        "ba",
+        "x1",
+        "12345",
+        "don't",
+        "I'LL",
+        "é",
+        "日本",
+        "🙂",
+        ".",
+        ",",
+        "  ",
+        "\n",
+        "\t",
+    ]
     return "".join(rng.choice(words) + rng.choice(["", " ", " ", "\n"]) for _ in range(n))
 
 
@@ -193,8 +213,11 @@ def test_hf_helpers_read_the_hf_vocabulary(hf):
 def test_without_pretokenization_tokens_span_boundaries(corpus):
     piece = corpus[0][: corpus[0].rfind("\n", 0, 20_000) + 1]
     raw = train_bpe(count_words([piece], regex.compile(r"[^\n]*\n?")), 100)
-    crossing = [t for t in vocab_of(raw)[256:]
-                if len(regex.findall(GPT4_SPLIT_PATTERN, t.decode("utf-8", "replace"))) > 1]
+    crossing = [
+        t
+        for t in vocab_of(raw)[256:]
+        if len(regex.findall(GPT4_SPLIT_PATTERN, t.decode("utf-8", "replace"))) > 1
+    ]
     assert len(crossing) >= 5
     assert b"e " in crossing  # "a letter followed by a space ... becomes a token"
 
@@ -309,8 +332,10 @@ def test_encoding_example_and_cache(tok, corpus):
     ids = bpe_encode_piece(b" tokenization", tok.ranks)
     assert len(ids) > 1 and tok.decode(ids) == " tokenization"
     # the id of a merged token is its position in the merge order
-    assert all(tok.ranks[tok.token_bytes(m.new_id)] == m.new_id == 256 + k
-               for k, m in enumerate(tok.merges))
+    assert all(
+        tok.ranks[tok.token_bytes(m.new_id)] == m.new_id == 256 + k
+        for k, m in enumerate(tok.merges)
+    )
     # encode_ordinary is bpe_encode_piece on each pre-token, and the cache changes nothing
     pieces = regex.findall(tok.pattern, corpus[1])
     expected = [i for p in pieces for i in bpe_encode_piece(p.encode("utf-8"), tok.ranks)]
@@ -334,8 +359,9 @@ def test_vocabulary_claims(tok, corpus):
     assert tok.ranks[b" the"] < 256 + 12  # a whole word among the first merges
     longest = sorted(tok.ranks, key=len, reverse=True)[:4]
     assert all(set(t) <= set(b"+-=| \n") and len(t) > 50 for t in longest)  # table borders
-    wordlike = sorted((b for b in tok.ranks if b.removeprefix(b" ").isalpha()),
-                      key=len, reverse=True)
+    wordlike = sorted(
+        (b for b in tok.ranks if b.removeprefix(b" ").isalpha()), key=len, reverse=True
+    )
     assert b"ZeroDivisionError" in wordlike[:3]
     zde = tok.merges[tok.ranks[b"ZeroDivisionError"] - 256]
     assert tok.token_bytes(zde.pair[1]) == b"eroDivisionError"
@@ -347,17 +373,21 @@ def test_vocabulary_claims(tok, corpus):
 def test_compression_claims(tok, corpus, train_words, heldout_words):
     n_train, n_held = (len(t.encode("utf-8")) for t in corpus)
     assert bytes_per_token(n_held, len(tok.encode_ordinary(corpus[1]))) == pytest.approx(
-        bytes_per_token(n_held, token_count(heldout_words, tok)))
+        bytes_per_token(n_held, token_count(heldout_words, tok))
+    )
     at = {}
     for v in (256, 384, 512, 768, 1024, 1536, 2048, 3072, 256 + len(tok.merges)):
         small = truncate(tok, v - 256)
-        at[v] = (bytes_per_token(n_held, token_count(heldout_words, small)),
-                 bytes_per_token(n_train, token_count(train_words, small)))
+        at[v] = (
+            bytes_per_token(n_held, token_count(heldout_words, small)),
+            bytes_per_token(n_train, token_count(train_words, small)),
+        )
     assert at[256] == (1.0, 1.0)
     sizes = sorted(at)
     assert all(at[a][0] < at[b][0] for a, b in zip(sizes, sizes[1:]))
-    gains = [at[b][0] / at[a][0] for a, b in [(256, 512), (512, 1024), (1024, 2048),
-                                             (2048, sizes[-1])]]
+    gains = [
+        at[b][0] / at[a][0] for a, b in [(256, 512), (512, 1024), (1024, 2048), (2048, sizes[-1])]
+    ]
     assert all(g1 > g2 > 1 for g1, g2 in zip(gains, gains[1:]))  # diminishing returns
     gap = [at[v][1] - at[v][0] for v in sizes]
     assert gap[1] < 0  # smallest sizes: held-out compresses a little better
@@ -367,10 +397,13 @@ def test_compression_claims(tok, corpus, train_words, heldout_words):
 
 def test_tiktoken_gives_our_ids_on_the_page_samples(tok, corpus):
     enc = to_tiktoken(tok)
-    samples = [corpus[1], "def f(x):\n    return x ** 2  # square\n",
-               "Pi is 3.14159265, and 2**64 = 18446744073709551616.",
-               "Größe, naïve café, 東京, Привет, 🙂!",
-               "first document<|endoftext|>second document"]
+    samples = [
+        corpus[1],
+        "def f(x):\n    return x ** 2  # square\n",
+        "Pi is 3.14159265, and 2**64 = 18446744073709551616.",
+        "Größe, naïve café, 東京, Привет, 🙂!",
+        "first document<|endoftext|>second document",
+    ]
     for text in samples:
         assert enc.encode(text, allowed_special="all") == tok.encode(text, allowed_special="all")
     assert enc.n_vocab == tok.vocab_size

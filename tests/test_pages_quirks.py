@@ -104,8 +104,13 @@ def test_samples_are_complete_and_distinct() -> None:
 
 def test_sample_scripts_match_their_letters() -> None:
     expected = {
-        "Latin": "LATIN", "Cyrillic": "CYRILLIC", "Greek": "GREEK", "Arabic": "ARABIC",
-        "Devanagari": "DEVANAGARI", "Han": "CJK UNIFIED", "Hangul": "HANGUL",
+        "Latin": "LATIN",
+        "Cyrillic": "CYRILLIC",
+        "Greek": "GREEK",
+        "Arabic": "ARABIC",
+        "Devanagari": "DEVANAGARI",
+        "Han": "CJK UNIFIED",
+        "Hangul": "HANGUL",
     }
     for s in UDHR_ARTICLE_1:
         names = {unicodedata.name(ch) for ch in script_letters(s.text)}
@@ -212,8 +217,7 @@ def test_unseen_tokens_section(tok: BPETokenizer, train_text: str) -> None:
     w = tok.token_bytes(word_like)
     assert tok.encode(w.decode()) == [word_like] and counts[word_like] == 0
     # it exists as a step towards a longer token that was used
-    assert any(counts[i] and w in tok.token_bytes(i) and i != word_like
-               for i in tok.ranks.values())
+    assert any(counts[i] and w in tok.token_bytes(i) and i != word_like for i in tok.ranks.values())
     # the longest unseen tokens are table borders
     assert all(set(tok.token_bytes(i)) <= set(b"-+=|\n") for i in unseen[:4])
     assert regex.fullmatch(rb"[-+=|\n]+", tok.token_bytes(unseen[0]))

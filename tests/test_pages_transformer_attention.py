@@ -32,7 +32,9 @@ SENTENCE = "if the key is in the dict, the key is found"  # the page's sentence
 def lookup(query: list[float]) -> tuple[float, torch.Tensor]:
     keys, values = torch.eye(4), torch.tensor([[10.0], [20.0], [30.0], [40.0]])
     q = torch.tensor([query])
-    out, w = scaled_dot_product_attention(q[None, None], keys[None, None], values[None, None], causal=False)
+    out, w = scaled_dot_product_attention(
+        q[None, None], keys[None, None], values[None, None], causal=False
+    )
     return out[0, 0, 0, 0].item(), w[0, 0, 0]
 
 
@@ -92,15 +94,18 @@ def test_same_token_head_scores_are_the_documented_formula() -> None:
     ids = [0, 1, 2, 1, 3, 1]
     head = same_token_head(width, margin)
     x = toy_inputs(ids, width)[0]
-    scores = (x @ head.w_q.T) @ (x @ head.w_k.T).T                     # before 1/sqrt(d_k)
+    scores = (x @ head.w_q.T) @ (x @ head.w_k.T).T  # before 1/sqrt(d_k)
     s = 2 * margin * math.sqrt(2 * width)
-    expected = torch.tensor([
-        [s * (ids[i] == ids[j]) - s * (i == j) + s / 2 * (j == 0) for j in range(6)] for i in range(6)
-    ])
+    expected = torch.tensor(
+        [
+            [s * (ids[i] == ids[j]) - s * (i == j) + s / 2 * (j == 0) for j in range(6)]
+            for i in range(6)
+        ]
+    )
     torch.testing.assert_close(scores, expected)
     values = x @ head.w_v.T
-    torch.testing.assert_close(values[:, width:], x[:, width:])         # the position slot
-    assert values[:, :width].abs().sum() == 0                           # and nothing else
+    torch.testing.assert_close(values[:, width:], x[:, width:])  # the position slot
+    assert values[:, :width].abs().sum() == 0  # and nothing else
 
 
 def page_example() -> tuple[list[int], list[int], MultiHeadAttention]:
@@ -123,7 +128,7 @@ def test_same_token_head_on_the_page_sentence() -> None:
         y = layer(x)[0]
     hit = mass_on(A, earlier_occurrences(toy_ids))
     assert hit.min().item() > 0.999
-    assert (A.triu(1) == 0).all()                                       # nothing to the right
+    assert (A.triu(1) == 0).all()  # nothing to the right
     third = [i for i, n in enumerate(names) if n == b" the"][2]
     firsts = [i for i, n in enumerate(names) if n == b" the"][:2]
     assert A[third, firsts[0]].item() == pytest.approx(0.5, abs=1e-3)  # split evenly
@@ -136,16 +141,18 @@ def test_same_token_head_on_the_page_sentence() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(1, 5), min_size=0, max_size=22))
 def test_same_token_head_does_its_job_on_any_sequence(rest: list[int]) -> None:
-    ids = [0] + rest                                # a start token that does not recur
+    ids = [0] + rest  # a start token that does not recur
     width = 24
     layer = hand_set_attention([same_token_head(width)])
     with torch.no_grad():
         A = layer.attention_weights(toy_inputs(ids, width))[0, 0]
     expected = earlier_occurrences(ids)
     assert mass_on(A, expected).min().item() > 0.998
-    for i, js in enumerate(expected):               # several earlier copies share evenly
+    for i, js in enumerate(expected):  # several earlier copies share evenly
         if len(js) > 1:
-            torch.testing.assert_close(A[i, js], torch.full((len(js),), 1 / len(js)), atol=1e-3, rtol=0)
+            torch.testing.assert_close(
+                A[i, js], torch.full((len(js),), 1 / len(js)), atol=1e-3, rtol=0
+            )
 
 
 def test_earlier_occurrences() -> None:
@@ -171,7 +178,7 @@ def test_hand_set_attention_is_the_models_layer_with_those_weights() -> None:
 def test_weights_tensor_is_T_squared_floats_and_time_grows() -> None:
     threads = torch.get_num_threads()
     small, large = attention_cost(128, repeats=2), attention_cost(2048, repeats=2)
-    assert torch.get_num_threads() == threads                           # restored
+    assert torch.get_num_threads() == threads  # restored
     assert small.weight_bytes == 128 * 128 * 4
     assert large.weight_bytes == 2048 * 2048 * 4
     assert large.weight_bytes / small.weight_bytes == (2048 / 128) ** 2
@@ -180,7 +187,9 @@ def test_weights_tensor_is_T_squared_floats_and_time_grows() -> None:
 
 # ------------------------------------------------------------ the plot
 def test_attention_map_leaves_the_masked_triangle_blank() -> None:
-    w = torch.softmax(torch.randn(4, 4).masked_fill(~torch.ones(4, 4, dtype=torch.bool).tril(), -math.inf), -1)
+    w = torch.softmax(
+        torch.randn(4, 4).masked_fill(~torch.ones(4, 4, dtype=torch.bool).tril(), -math.inf), -1
+    )
     fig, ax = figure()
     image = attention_map(ax, w, list("abcd"), colorbar=True, title="t")
     shown = image.get_array()

@@ -38,7 +38,9 @@ def configs(draw: st.DrawFn, max_layers: int = 3) -> GPTConfig:
     n_kv = draw(st.sampled_from([1, 2, 4]))
     n_head = n_kv * draw(st.integers(1, 3))
     head_dim = draw(st.sampled_from([None, 4, 6]))
-    d_model = n_head * draw(st.sampled_from([2, 4])) if head_dim is None else draw(st.integers(4, 24))
+    d_model = (
+        n_head * draw(st.sampled_from([2, 4])) if head_dim is None else draw(st.integers(4, 24))
+    )
     positions = draw(st.sampled_from(["learned", "sinusoidal", "rope", "alibi", "none"]))
     if positions == "rope" and (head_dim or d_model // n_head) % 2:
         positions = "learned"
@@ -109,14 +111,25 @@ def test_released_counts_match_transformers_models_of_the_same_shape() -> None:
 
     for name, c in published_shapes().items():
         if name.startswith("GPT-2"):
-            hf = GPT2Config(vocab_size=c.vocab_size, n_positions=c.block_size, n_layer=c.n_layer,
-                            n_head=c.n_head, n_embd=c.d_model)
+            hf = GPT2Config(
+                vocab_size=c.vocab_size,
+                n_positions=c.block_size,
+                n_layer=c.n_layer,
+                n_head=c.n_head,
+                n_embd=c.d_model,
+            )
             cls = GPT2LMHeadModel
         else:
-            hf = LlamaConfig(vocab_size=c.vocab_size, max_position_embeddings=c.block_size,
-                             hidden_size=c.d_model, intermediate_size=c.hidden_size,
-                             num_hidden_layers=c.n_layer, num_attention_heads=c.n_head,
-                             num_key_value_heads=c.kv_heads, tie_word_embeddings=False)
+            hf = LlamaConfig(
+                vocab_size=c.vocab_size,
+                max_position_embeddings=c.block_size,
+                hidden_size=c.d_model,
+                intermediate_size=c.hidden_size,
+                num_hidden_layers=c.n_layer,
+                num_attention_heads=c.n_head,
+                num_key_value_heads=c.kv_heads,
+                tie_word_embeddings=False,
+            )
             cls = LlamaForCausalLM
         with torch.device("meta"):
             assert cls(hf).num_parameters() == RELEASED[name], name
@@ -125,17 +138,27 @@ def test_released_counts_match_transformers_models_of_the_same_shape() -> None:
 def test_published_shapes_are_the_documented_ones() -> None:
     s = published_shapes()
     assert [(s[n].n_layer, s[n].n_head, s[n].d_model) for n in s if n.startswith("GPT-2")] == [
-        (12, 12, 768), (24, 16, 1024), (36, 20, 1280), (48, 25, 1600)]
+        (12, 12, 768),
+        (24, 16, 1024),
+        (36, 20, 1280),
+        (48, 25, 1600),
+    ]
     assert all(s[n].tie_weights and s[n].norm == "layernorm" for n in s if n.startswith("GPT-2"))
     llama = [s[n] for n in s if n.startswith("Llama")]
     assert all(not c.tie_weights and c.mlp == "swiglu" and c.positions == "rope" for c in llama)
-    assert (s["Llama 2 70B"].kv_heads, s["Llama 3 8B"].kv_heads, s["Llama 2 7B"].kv_heads) == (8, 8, 32)
+    assert (s["Llama 2 70B"].kv_heads, s["Llama 3 8B"].kv_heads, s["Llama 2 7B"].kv_heads) == (
+        8,
+        8,
+        32,
+    )
 
 
 def test_twelve_l_d_squared_estimate() -> None:
     s = published_shapes()
     for name, c in s.items():
-        estimate = 12 * c.n_layer * c.d_model**2 + c.vocab_size * c.d_model * (1 if c.tie_weights else 2)
+        estimate = 12 * c.n_layer * c.d_model**2 + c.vocab_size * c.d_model * (
+            1 if c.tie_weights else 2
+        )
         error = abs(estimate / parameter_count(c).total - 1)
         assert error < (0.01 if name.startswith("GPT-2") else 0.07), name
     # a GPT-2 block is 12 d^2 weights, plus biases and norms
@@ -230,5 +253,5 @@ def test_six_n_d_and_what_it_leaves_out() -> None:
     for name in ("GPT-2 small", "Llama 2 7B"):
         c = s[name]
         exact = 3 * forward_flops_per_token(c, c.block_size).total
-        assert exact > 6 * parameter_count(c).total   # the attention term pushes it above
+        assert exact > 6 * parameter_count(c).total  # the attention term pushes it above
     assert 8.0e22 < training_flops(parameter_count(s["Llama 2 7B"]).total, 2 * 10**12) < 8.2e22

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from groundup.model import GPT, GPTConfig
-from groundup.model.counting import parameter_count, published_shapes
 from groundup.model.bigram_embedding import (
     TOKEN_GROUPS,
     BigramModel,
@@ -20,6 +19,7 @@ from groundup.model.bigram_embedding import (
     site_bigram_embedding,
     train_bigram,
 )
+from groundup.model.counting import parameter_count, published_shapes
 from groundup.model.embeddings import (
     cosine_similarity,
     embed,
@@ -33,6 +33,7 @@ from groundup.model.embeddings import (
     rows_with_gradient,
 )
 from groundup.site import site_tokenizer
+
 
 @pytest.fixture(scope="module")
 def tok():
@@ -139,8 +140,10 @@ def test_tied_head_gives_every_row_a_gradient(tok) -> None:
     V = tok.vocab_size
     small = dict(vocab_size=V, block_size=32, n_layer=2, n_head=4, d_model=64)
     ids = torch.tensor([tok.encode("the cat sat on the mat")])
-    for config, expected in [(GPTConfig.gpt2(**small), list(range(V))),
-                             (GPTConfig.llama(**small), sorted(set(ids[0, :-1].tolist())))]:
+    for config, expected in [
+        (GPTConfig.gpt2(**small), list(range(V))),
+        (GPTConfig.llama(**small), sorted(set(ids[0, :-1].tolist()))),
+    ]:
         torch.manual_seed(0)
         model = GPT(config)
         _, loss = model(ids[:, :-1], ids[:, 1:])
@@ -156,7 +159,7 @@ def test_cosine_similarity_and_nearest() -> None:
     sims = cosine_similarity(E, 3)
     torch.testing.assert_close(sims, F.cosine_similarity(E, E[3:4], dim=-1))
     assert sims[3].item() == pytest.approx(1.0)
-    E[7] = 5 * E[3]                 # same direction, different length
+    E[7] = 5 * E[3]  # same direction, different length
     top = nearest(E, 3, 4)
     assert top[0][0] == 7 and top[0][1] == pytest.approx(1.0)
     assert 3 not in [j for j, _ in top]
@@ -219,7 +222,7 @@ def test_training_a_bigram_embedding_lowers_the_loss() -> None:
 def test_site_bigram_page_claims(tok, bigram) -> None:
     K, dim = bigram.trained.shape
     assert (K, dim) == (1024, 32)
-    assert bigram.losses[0] == pytest.approx(math.log(K + 1), abs=0.05)   # ~ uniform guess
+    assert bigram.losses[0] == pytest.approx(math.log(K + 1), abs=0.05)  # ~ uniform guess
     assert bigram.losses[-1] < bigram.losses[0] / 2
     assert 0.5 < bigram.coverage < 1
     groups = {g: [bigram.row(tok.encode(w)[0]) for w in words] for g, words in TOKEN_GROUPS.items()}
@@ -227,11 +230,14 @@ def test_site_bigram_page_claims(tok, bigram) -> None:
         assert all(len(tok.encode(w)) == 1 for w in words)
     w0, b0 = group_similarity(bigram.init, groups)
     w1, b1 = group_similarity(bigram.trained, groups)
-    assert abs(w0) < 0.1 and abs(b0) < 0.1          # no structure at initialisation
-    assert w1 > b1 + 0.2                             # clusters after training
+    assert abs(w0) < 0.1 and abs(b0) < 0.1  # no structure at initialisation
+    assert w1 > b1 + 0.2  # clusters after training
 
     def neighbours(E, word, k=5):
-        return [tok.decode([int(bigram.ids[j])]) for j, _ in nearest(E, bigram.row(tok.encode(word)[0]), k)]
+        return [
+            tok.decode([int(bigram.ids[j])])
+            for j, _ in nearest(E, bigram.row(tok.encode(word)[0]), k)
+        ]
 
     # digits next to digits, verbs next to verbs, Python nouns next to each other
     assert sum(w.strip().isdigit() for w in neighbours(bigram.trained, "5")) >= 3

@@ -59,7 +59,7 @@ def test_bidirectional_attention_matches_torch_without_mask() -> None:
     q, k, v = attn.heads(x)
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=False).transpose(1, 2).reshape(2, 7, 32)
     torch.testing.assert_close(out, attn.proj(ref), atol=1e-6, rtol=1e-5)
-    assert (weights > 0).all()                    # every key gets some weight
+    assert (weights > 0).all()  # every key gets some weight
 
 
 def test_changing_a_later_token() -> None:
@@ -81,9 +81,16 @@ def _hf_bert(seed: int = 0):
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=99, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=96, max_position_embeddings=20, layer_norm_eps=1e-12,
-                        attn_implementation="eager")
+    config = BertConfig(
+        vocab_size=99,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=96,
+        max_position_embeddings=20,
+        layer_norm_eps=1e-12,
+        attn_implementation="eager",
+    )
     model = BertModel(config).eval()
     with torch.no_grad():  # HF initialises the LayerNorms to the identity; move them off it
         for name, p in model.named_parameters():
@@ -176,13 +183,17 @@ def test_bank_vectors_reflect_the_words_after_them(minilm) -> None:
             return model(torch.tensor([enc.ids]), causal=causal)[0][0, enc.tokens.index("bank")]
 
     prefix = "she walked down to the bank"
-    river_end, money_end = [" to fish for trout.", " of the muddy river."], \
-        [" to deposit her paycheck.", " to withdraw some cash."]
+    river_end, money_end = (
+        [" to fish for trout.", " of the muddy river."],
+        [" to deposit her paycheck.", " to withdraw some cash."],
+    )
     river = vector_of("the river bank was steep and covered in mud.")
     money = vector_of("the bank raised the interest rate on loans.")
     for e in river_end + money_end:
         v = vector_of(prefix + e)
-        closer_to_river = F.cosine_similarity(v, river, dim=0) > F.cosine_similarity(v, money, dim=0)
+        closer_to_river = F.cosine_similarity(v, river, dim=0) > F.cosine_similarity(
+            v, money, dim=0
+        )
         assert closer_to_river == (e in river_end), e
     vectors = [vector_of(prefix + e, causal=True) for e in river_end + money_end]
     assert all(torch.equal(vectors[0], v) for v in vectors[1:])
@@ -213,21 +224,31 @@ def test_mask_for_mlm_rates() -> None:
     masked = (inputs[chosen] == 103).float().mean().item()
     kept = (inputs[chosen] == ids[chosen]).float().mean().item()
     assert abs(masked - 0.8) < 0.01 and abs(kept - 0.1) < 0.01
-    assert abs(1 - masked - kept - 0.1) < 0.01        # the rest: random ids
+    assert abs(1 - masked - kept - 0.1) < 0.01  # the rest: random ids
 
 
 def test_page_mlm_example_finds_all_three_cases(minilm) -> None:
     _, wordpiece = minilm
-    enc = wordpiece.encode("the encoder reads the whole sentence before it predicts the missing words.")
+    enc = wordpiece.encode(
+        "the encoder reads the whole sentence before it predicts the missing words."
+    )
     ids = torch.tensor([enc.ids])
     maskable = torch.tensor([[t not in ("[CLS]", "[SEP]") for t in enc.tokens]])
     mask_id = wordpiece.token_to_id("[MASK]")
     for seed in range(1000):
-        inputs, targets = mask_for_mlm(ids, mask_id, wordpiece.get_vocab_size(), maskable,
-                                       generator=torch.Generator().manual_seed(seed))
+        inputs, targets = mask_for_mlm(
+            ids,
+            mask_id,
+            wordpiece.get_vocab_size(),
+            maskable,
+            generator=torch.Generator().manual_seed(seed),
+        )
         c = targets != -100
-        if ((c & (inputs == mask_id)).any() and (c & (inputs == ids)).any()
-                and (c & (inputs != mask_id) & (inputs != ids)).any()):
+        if (
+            (c & (inputs == mask_id)).any()
+            and (c & (inputs == ids)).any()
+            and (c & (inputs != mask_id) & (inputs != ids)).any()
+        ):
             break
     else:
         pytest.fail("no seed below 1000 shows all three cases")
@@ -241,7 +262,9 @@ def test_one_decoder_pass_equals_every_prefix_pass() -> None:
     with torch.no_grad():
         full = gpt(ids)[0][0]
         for t in range(17):
-            torch.testing.assert_close(full[t], gpt(ids[:, : t + 1])[0][0, -1], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                full[t], gpt(ids[:, : t + 1])[0][0, -1], atol=1e-5, rtol=1e-5
+            )
 
 
 def test_bidirectional_next_token_training_cheats() -> None:

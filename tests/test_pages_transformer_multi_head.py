@@ -20,8 +20,8 @@ from groundup.model import (
     causal_mask,
     scaled_dot_product_attention,
 )
-from groundup.model.heads_reference import attention_head_by_head, expand_kv_heads
 from groundup.model.counting import published_shapes
+from groundup.model.heads_reference import attention_head_by_head, expand_kv_heads
 from groundup.model.kv_budget import (
     attention_parameters,
     kv_cache_bytes_per_token,
@@ -55,8 +55,9 @@ def test_shapes_of_one_forward_pass() -> None:
 @pytest.mark.parametrize("attention", ["sdpa", "explicit"])
 def test_one_head_at_a_time_equals_all_heads_at_once(n_head, n_kv_heads, attention) -> None:
     torch.manual_seed(0)
-    attn = MultiHeadAttention(GPTConfig(d_model=48, n_head=n_head, n_kv_heads=n_kv_heads,
-                                        attention=attention)).eval()
+    attn = MultiHeadAttention(
+        GPTConfig(d_model=48, n_head=n_head, n_kv_heads=n_kv_heads, attention=attention)
+    ).eval()
     x = torch.randn(3, 9, 48)
     with torch.no_grad():
         torch.testing.assert_close(attention_head_by_head(attn, x), attn(x), atol=1e-6, rtol=1e-5)
@@ -77,7 +78,9 @@ def test_head_loop_matches_a_loop_written_from_the_weights() -> None:
         outs.append(scaled_dot_product_attention(q, k, v)[0])
     expected = attn.proj(torch.cat(outs, -1))
     with torch.no_grad():
-        torch.testing.assert_close(attention_head_by_head(attn, x)[0], expected, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(
+            attention_head_by_head(attn, x)[0], expected, atol=1e-6, rtol=1e-5
+        )
 
 
 # ------------------------------------------------------------ two heads, two jobs
@@ -94,7 +97,7 @@ def test_two_heads_do_their_two_jobs() -> None:
     assert mass_on(W[0], previous_positions(width)).min().item() > 0.999
     assert mass_on(W[1], first_positions(width)).min().item() > 0.999
     previous = [PAGE_IDS[max(i - 1, 0)] for i in range(width)]
-    assert out[:, :width].argmax(-1).tolist() == previous            # head 1's half
+    assert out[:, :width].argmax(-1).tolist() == previous  # head 1's half
     assert out[:, width:].argmax(-1).tolist() == [PAGE_IDS[0]] * width  # head 2's half
 
 
@@ -149,8 +152,17 @@ def test_mask_is_lower_triangular_and_masked_softmax_rows_sum_to_one() -> None:
 @functools.cache
 def page_model(attention: str = "sdpa", positions: str = "learned", vocab_size: int = 4096) -> GPT:
     torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=vocab_size, block_size=32, n_layer=4, n_head=4, d_model=64,
-                         attention=attention, positions=positions)).eval()
+    return GPT(
+        GPTConfig(
+            vocab_size=vocab_size,
+            block_size=32,
+            n_layer=4,
+            n_head=4,
+            d_model=64,
+            attention=attention,
+            positions=positions,
+        )
+    ).eval()
 
 
 def test_page_example_earlier_logits_are_bit_for_bit_unchanged() -> None:
@@ -171,7 +183,7 @@ def test_changing_a_token_changes_no_earlier_output(attention, positions) -> Non
     idx = torch.randint(0, 97, (2, 16), generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
         a = model(idx)[0]
-        for at in range(16):                        # every position
+        for at in range(16):  # every position
             edited = idx.clone()
             edited[:, at] = (idx[:, at] + 1) % 97
             b = model(edited)[0]
@@ -190,8 +202,12 @@ def test_published_configs_have_the_published_parameter_counts() -> None:
 def test_kv_cache_bytes_of_the_published_configs() -> None:
     names = ("GPT-2 small", "Llama 2 7B", "Llama 3 8B", "Llama 2 70B")
     kv = {name: kv_cache_bytes_per_token(SHAPES[name]) for name in names}
-    assert kv == {"GPT-2 small": 36_864, "Llama 2 7B": 524_288, "Llama 3 8B": 131_072,
-                  "Llama 2 70B": 327_680}
+    assert kv == {
+        "GPT-2 small": 36_864,
+        "Llama 2 7B": 524_288,
+        "Llama 3 8B": 131_072,
+        "Llama 2 70B": 327_680,
+    }
     big = SHAPES["Llama 2 70B"]
     assert kv_cache_bytes_per_token(big.replace(n_kv_heads=None)) == 8 * kv["Llama 2 70B"]
     assert kv["Llama 2 70B"] < kv["Llama 2 7B"]
@@ -206,25 +222,38 @@ def test_kv_cache_bytes_match_what_transformers_caches(n_kv_heads: int) -> None:
     from groundup.model.hf import config_from_hf
 
     torch.manual_seed(0)
-    hf_config = LlamaConfig(vocab_size=100, hidden_size=64, intermediate_size=96,
-                            num_hidden_layers=3, num_attention_heads=4,
-                            num_key_value_heads=n_kv_heads, max_position_embeddings=32)
+    hf_config = LlamaConfig(
+        vocab_size=100,
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=n_kv_heads,
+        max_position_embeddings=32,
+    )
     model = LlamaForCausalLM(hf_config).eval()
     T = 10
     with torch.no_grad():
         result = model(torch.randint(0, 100, (1, T)), use_cache=True)
     cache = getattr(result, "cache", None) or result.past_key_values
-    stored = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
+    stored = sum(
+        t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values)
+    )
     ours = config_from_hf(hf_config.to_dict())
     assert stored == T * kv_cache_bytes_per_token(ours, bytes_per_value=4)
 
 
 def test_attention_parameters_on_the_meta_device() -> None:
     small = GPTConfig(d_model=64, n_head=8, n_kv_heads=2)
-    assert attention_parameters(small) == sum(p.numel() for p in MultiHeadAttention(small).parameters())
+    assert attention_parameters(small) == sum(
+        p.numel() for p in MultiHeadAttention(small).parameters()
+    )
     big = SHAPES["Llama 2 70B"]
     d, hd = big.d_model, big.dim_per_head
-    assert attention_parameters(big) == d * (big.n_head * hd + 2 * big.kv_heads * hd) + big.n_head * hd * d
+    assert (
+        attention_parameters(big)
+        == d * (big.n_head * hd + 2 * big.kv_heads * hd) + big.n_head * hd * d
+    )
     saved = attention_parameters(big.replace(n_kv_heads=None)) - attention_parameters(big)
     assert saved == 2 * d * (big.n_head - big.kv_heads) * hd
 
@@ -234,8 +263,9 @@ def test_attention_parameters_on_the_meta_device() -> None:
 @pytest.mark.parametrize("attention", ["sdpa", "explicit"])
 def test_gqa_equals_mha_with_copied_kv_weights(n_head, n_kv_heads, bias, attention) -> None:
     torch.manual_seed(0)
-    gqa = MultiHeadAttention(GPTConfig(d_model=48, n_head=n_head, n_kv_heads=n_kv_heads,
-                                       bias=bias, attention=attention)).eval()
+    gqa = MultiHeadAttention(
+        GPTConfig(d_model=48, n_head=n_head, n_kv_heads=n_kv_heads, bias=bias, attention=attention)
+    ).eval()
     mha = expand_kv_heads(gqa)
     assert mha.n_kv_heads == n_head and not mha.training
     x = torch.randn(2, 7, 48)
@@ -249,7 +279,9 @@ def test_gqa_equals_mha_with_copied_kv_weights(n_head, n_kv_heads, bias, attenti
     n_gqa = sum(p.numel() for p in gqa.parameters())
     n_mha = sum(p.numel() for p in mha.parameters())
     hd = 48 // n_head
-    assert n_mha - n_gqa == 2 * 48 * (n_head - n_kv_heads) * hd + (2 * (n_head - n_kv_heads) * hd if bias else 0)
+    assert n_mha - n_gqa == 2 * 48 * (n_head - n_kv_heads) * hd + (
+        2 * (n_head - n_kv_heads) * hd if bias else 0
+    )
 
 
 def test_gqa_equals_pytorch_sdpa_with_enable_gqa() -> None:

@@ -66,7 +66,12 @@ def test_acts_on_the_last_dimension_of_b_t_c_input() -> None:
 def test_parameter_shapes_and_counts() -> None:
     m = TwoLayerMLP(2, 64, 2)
     shapes = {k: tuple(p.shape) for k, p in m.named_parameters()}
-    assert shapes == {"fc1.weight": (64, 2), "fc1.bias": (64,), "fc2.weight": (2, 64), "fc2.bias": (2,)}
+    assert shapes == {
+        "fc1.weight": (64, 2),
+        "fc1.bias": (64,),
+        "fc2.weight": (2, 64),
+        "fc2.bias": (2,),
+    }
     assert sum(p.numel() for p in m.parameters()) == 322
     assert sum(p.numel() for p in TwoLayerMLP(2, 4, 2).parameters()) == 22
 
@@ -76,7 +81,12 @@ def test_unknown_activation_is_rejected() -> None:
         TwoLayerMLP(2, 4, 2, "sigmoid")  # type: ignore[arg-type]
 
 
-@given(d_in=st.integers(1, 6), hidden=st.integers(1, 40), d_out=st.integers(1, 5), seed=st.integers(0, 99))
+@given(
+    d_in=st.integers(1, 6),
+    hidden=st.integers(1, 40),
+    d_out=st.integers(1, 5),
+    seed=st.integers(0, 99),
+)
 @settings(max_examples=30, deadline=None)
 def test_without_activation_two_layers_are_one_linear_map(d_in, hidden, d_out, seed) -> None:
     torch.manual_seed(seed)
@@ -118,8 +128,11 @@ def test_spiral_arms_are_a_half_turn_apart() -> None:
 # ------------------------------------------------------------------ gradients
 @given(
     activation=st.sampled_from(["relu", "tanh", "none"]),
-    batch=st.integers(1, 12), d_in=st.integers(1, 5), hidden=st.integers(1, 9),
-    classes=st.integers(2, 5), seed=st.integers(0, 10_000),
+    batch=st.integers(1, 12),
+    d_in=st.integers(1, 5),
+    hidden=st.integers(1, 9),
+    classes=st.integers(2, 5),
+    seed=st.integers(0, 10_000),
 )
 @settings(max_examples=60, deadline=None)
 def test_manual_gradients_equal_autograd(activation, batch, d_in, hidden, classes, seed) -> None:
@@ -164,7 +177,9 @@ def test_sgd_step_equals_torch_sgd() -> None:
     opt = torch.optim.SGD(theirs.parameters(), lr=0.1)
     F.cross_entropy(theirs(x), y).backward()
     opt.step()
-    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters(), strict=True))
+    assert all(
+        torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters(), strict=True)
+    )
 
 
 def test_sgd_step_moves_against_the_gradient_and_skips_params_without_grad() -> None:
@@ -190,7 +205,7 @@ def test_train_clears_gradients_each_step() -> None:
     x, y = spirals(10, seed=0)
     torch.manual_seed(0)
     m = TwoLayerMLP(2, 4, 2)
-    train(m, x, y, steps=3, lr=0.0)              # lr 0: the weights never move
+    train(m, x, y, steps=3, lr=0.0)  # lr 0: the weights never move
     expected = autograd_gradients(copy.deepcopy(m), x, y)
     for name, p in m.named_parameters():
         torch.testing.assert_close(p.grad, expected[name])

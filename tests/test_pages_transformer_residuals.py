@@ -13,6 +13,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from groundup.ablations import (
     ABLATION_TRAINING,
     ABLATIONS,
@@ -33,7 +35,6 @@ from groundup.model.depth import (
     variance_preserving_init,
 )
 from groundup.site import SITE_MODEL, SITE_TRAINING
-from torch import nn
 
 # the page's deep stack: the site model's width, 24 blocks
 DEEP = GPTConfig(vocab_size=4096, block_size=128, n_layer=24, n_head=4, d_model=128)
@@ -81,7 +82,9 @@ def test_block_switches() -> None:
         torch.testing.assert_close(block(x), block.mlp(block.norm2(block.attn(block.norm1(x)))))
     assert isinstance(Block(config.replace(norm="none")).norm1, nn.Identity)
     assert Block(config.replace(mlp="none")).mlp is None
-    assert isinstance(GPT(config.replace(vocab_size=50, block_size=8)).norm_f, LayerNorm)  # the final norm
+    assert isinstance(
+        GPT(config.replace(vocab_size=50, block_size=8)).norm_f, LayerNorm
+    )  # the final norm
 
 
 # ------------------------------------------------------------------ gradient flow
@@ -101,9 +104,10 @@ def test_gradient_flow_measures_what_it_says() -> None:
     grads = torch.autograd.grad(loss, [*inputs, x, *model.parameters()])
     top = grads[len(inputs)].flatten()
     for i, g in enumerate(grads[: len(inputs)]):
-        assert measured.alignment[i] == pytest.approx(F.cosine_similarity(g.flatten(), top, dim=0).item(),
-                                                      abs=1e-9)
-    by_param = dict(zip((id(p) for p in model.parameters()), grads[len(inputs) + 1:]))
+        assert measured.alignment[i] == pytest.approx(
+            F.cosine_similarity(g.flatten(), top, dim=0).item(), abs=1e-9
+        )
+    by_param = dict(zip((id(p) for p in model.parameters()), grads[len(inputs) + 1 :]))
     for i, block in enumerate(model.blocks):
         norm = math.sqrt(sum(by_param[id(p)].pow(2).sum().item() for p in block.parameters()))
         assert measured.param_norms[i] == pytest.approx(norm, rel=1e-9)
@@ -132,7 +136,7 @@ def test_without_residuals_or_norms_the_gradient_vanishes() -> None:
     bare = flow("no residual, no norm")
     assert bare.param_norms[0] < 1e-50 < bare.param_norms[-1]
     per_block = (bare.param_norms[-1] / bare.param_norms[0]) ** (1 / (DEEP.n_layer - 1))
-    assert per_block > 100                                    # "each block shrinks it"
+    assert per_block > 100  # "each block shrinks it"
     assert flow("no residual, no norm", torch.float32).param_norms[0] == 0.0  # underflows
 
 
@@ -185,7 +189,9 @@ def test_norms_match_pytorch(shape) -> None:
             p.normal_()
         torch.testing.assert_close(ln(x), F.layer_norm(x, (d,), ln.weight, ln.bias, eps=1e-5))
         torch.testing.assert_close(rms(x), F.rms_norm(x, (d,), rms.weight, eps=1e-6))
-        assert sum(p.numel() for p in ln.parameters()) == 2 * sum(p.numel() for p in rms.parameters())
+        assert sum(p.numel() for p in ln.parameters()) == 2 * sum(
+            p.numel() for p in rms.parameters()
+        )
 
 
 def test_page_vector_invariances() -> None:
@@ -195,11 +201,11 @@ def test_page_vector_invariances() -> None:
         for norm in (ln, rms):
             y = norm(v)
             assert y.pow(2).mean().sqrt().item() == pytest.approx(1.0, abs=1e-3)  # "rms 1"
-            assert (norm(10 * v) - y).abs().max().item() < 1e-5                  # scale
+            assert (norm(10 * v) - y).abs().max().item() < 1e-5  # scale
         assert ln(v).mean().abs().item() < 1e-6
-        assert (ln(v + 5) - ln(v)).abs().max().item() < 1e-5                     # shift: LN yes
-        assert (rms(v + 5) - rms(v)).abs().max().item() > 0.1                     # RMSNorm no
-        assert rms(v).mean().item() > 0.5                                        # keeps the mean
+        assert (ln(v + 5) - ln(v)).abs().max().item() < 1e-5  # shift: LN yes
+        assert (rms(v + 5) - rms(v)).abs().max().item() > 0.1  # RMSNorm no
+        assert rms(v).mean().item() > 0.5  # keeps the mean
         assert torch.equal(ln(v), F.layer_norm(v, (8,)))
         assert torch.equal(rms(v), F.rms_norm(v, (8,), eps=1e-6))
 
@@ -207,14 +213,17 @@ def test_page_vector_invariances() -> None:
 # ------------------------------------------------------------------ the stream's size
 def test_variance_preserving_init_keeps_a_layers_variance() -> None:
     torch.manual_seed(0)
-    model = variance_preserving_init(GPT(GPTConfig(vocab_size=61, block_size=12, n_layer=2, n_head=2,
-                                                   d_model=256)))
+    model = variance_preserving_init(
+        GPT(GPTConfig(vocab_size=61, block_size=12, n_layer=2, n_head=2, d_model=256))
+    )
     fc = model.blocks[0].mlp.fc
     x = torch.randn(4096, 256)
     with torch.no_grad():
         assert fc(x).var().item() == pytest.approx(1.0, rel=0.1)
     assert fc.weight.std().item() == pytest.approx(1 / 16, rel=0.05)
-    assert model.tok_emb.weight.std().item() == pytest.approx(0.02, rel=0.05)  # embeddings untouched
+    assert model.tok_emb.weight.std().item() == pytest.approx(
+        0.02, rel=0.05
+    )  # embeddings untouched
 
 
 def test_without_norms_the_stream_grows_geometrically() -> None:
@@ -229,7 +238,7 @@ def test_without_norms_the_stream_grows_geometrically() -> None:
 def test_with_pre_norm_the_stream_grows_like_a_square_root(norm) -> None:
     rms = scales(norm)
     assert rms[-1] < 10 and rms[-1] < scales("none")[-1] / 100
-    assert 1.6 < rms[24] / rms[6] < 2.7     # 4x the blocks, ~sqrt(4) = 2x the size
+    assert 1.6 < rms[24] / rms[6] < 2.7  # 4x the blocks, ~sqrt(4) = 2x the size
 
 
 def test_post_norm_pins_the_stream_at_one() -> None:
@@ -245,9 +254,12 @@ def test_gpt2_init_keeps_the_stream_small_at_step_0() -> None:
 @pytest.mark.parametrize("kind", ["gelu", "swiglu", "layernorm", "rmsnorm"])
 def test_mlp_and_norms_work_on_each_position_alone(kind) -> None:
     torch.manual_seed(0)
-    mlp = {"gelu": lambda: MLP(GPTConfig(d_model=32)),
-           "swiglu": lambda: SwiGLU(GPTConfig.llama(d_model=32)),
-           "layernorm": lambda: LayerNorm(32), "rmsnorm": lambda: RMSNorm(32)}[kind]()
+    mlp = {
+        "gelu": lambda: MLP(GPTConfig(d_model=32)),
+        "swiglu": lambda: SwiGLU(GPTConfig.llama(d_model=32)),
+        "layernorm": lambda: LayerNorm(32),
+        "rmsnorm": lambda: RMSNorm(32),
+    }[kind]()
     x = torch.randn(2, 9, 32)
     edited = x.clone()
     edited[:, 4] = torch.randn(2, 32)
@@ -264,7 +276,7 @@ def test_mlp_and_swiglu_formulas() -> None:
     x = torch.randn(3, 16)
     with torch.no_grad():
         z = mlp.fc(x)
-        gelu = 0.5 * z * (1 + torch.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z ** 3)))
+        gelu = 0.5 * z * (1 + torch.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))
         torch.testing.assert_close(mlp(x), mlp.proj(gelu))
         assert mlp.fc.out_features == 4 * 16
         g = swiglu.gate(x)
@@ -275,9 +287,11 @@ def test_swiglu_width_spends_the_same_parameters() -> None:
     d = 768
     n_gelu = sum(p.numel() for p in MLP(GPTConfig(d_model=d, bias=False)).parameters())
     n_swiglu = sum(p.numel() for p in SwiGLU(GPTConfig.llama(d_model=d)).parameters())
-    assert GPTConfig(d_model=d).hidden_size == 3072 and GPTConfig.llama(d_model=d).hidden_size == 2048
+    assert (
+        GPTConfig(d_model=d).hidden_size == 3072 and GPTConfig.llama(d_model=d).hidden_size == 2048
+    )
     assert n_gelu == n_swiglu == 4_718_592
-    small = GPTConfig.llama(d_model=128).hidden_size          # 2/3 * 512 = 341.3, rounded up
+    small = GPTConfig.llama(d_model=128).hidden_size  # 2/3 * 512 = 341.3, rounded up
     assert small == 352 and small % 32 == 0
 
 
@@ -292,8 +306,15 @@ def test_mlp_share_of_the_parameters() -> None:
         count = parameter_count(c)
         block_share[name] = count.mlp / count.per_block
         total_share[name] = count.n_layer * count.mlp / count.total
-    for name in ("GPT-2 small", "GPT-2 medium", "GPT-2 large", "GPT-2 XL", "Llama 2 7B", "Llama 2 13B"):
-        assert 0.66 < block_share[name] < 0.67                   # "two thirds of each block"
+    for name in (
+        "GPT-2 small",
+        "GPT-2 medium",
+        "GPT-2 large",
+        "GPT-2 XL",
+        "Llama 2 7B",
+        "Llama 2 13B",
+    ):
+        assert 0.66 < block_share[name] < 0.67  # "two thirds of each block"
     for name in ("Llama 2 70B", "Llama 3 8B"):
         c = configs[name]
         assert block_share[name] > 0.8
@@ -323,7 +344,9 @@ def test_ablations_are_the_site_run_with_one_change(runs) -> None:
         others = {k: v for k, v in config.to_dict().items() if k not in ("model", "out_dir")}
         assert others == {k: v for k, v in full.to_dict().items() if k not in ("model", "out_dir")}
         assert config.max_steps == ABLATION_TRAINING["max_steps"] == len(run.site.losses)
-        assert sorted(run.site.eval_losses) == list(range(0, config.max_steps + 1, config.eval_interval))
+        assert sorted(run.site.eval_losses) == list(
+            range(0, config.max_steps + 1, config.eval_interval)
+        )
         for field, value in ABLATIONS[name].items():
             assert getattr(run.site.model.config, field) == value
 

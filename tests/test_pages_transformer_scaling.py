@@ -35,8 +35,9 @@ def test_dot_product_variance_is_d_k(d_k: int) -> None:
     assert abs(dots.mean().item()) < 4 * math.sqrt(d_k / 20_000)
 
 
-@pytest.mark.parametrize("scale,variance", [("none", lambda d: d), ("sqrt", lambda d: 1.0),
-                                            ("d_k", lambda d: 1.0 / d)])
+@pytest.mark.parametrize(
+    "scale,variance", [("none", lambda d: d), ("sqrt", lambda d: 1.0), ("d_k", lambda d: 1.0 / d)]
+)
 def test_scaled_logits_variance(scale: str, variance) -> None:
     d = 256
     z = scaled_logits(d, 400, 50, scale, gen(1))
@@ -53,9 +54,9 @@ def test_entropy_of_uniform_and_one_hot_rows() -> None:
 def test_gradient_norm_is_the_jacobian_applied_to_a_random_gradient() -> None:
     z = torch.randn(7, 9, generator=gen(2))
     got = softmax_gradient_norm(z, gen(3))
-    u = torch.randn(7, 9, generator=gen(3))                          # the same draw
+    u = torch.randn(7, 9, generator=gen(3))  # the same draw
     p = torch.softmax(z, -1)
-    jacobian = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]   # (7, 9, 9), symmetric
+    jacobian = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]  # (7, 9, 9), symmetric
     expected = (jacobian @ u[:, :, None])[:, :, 0].norm(dim=-1)
     torch.testing.assert_close(got, expected)
 
@@ -69,8 +70,10 @@ def test_one_hot_softmax_passes_no_gradient() -> None:
 def sweep() -> dict[str, dict[int, object]]:
     g = gen(0)
     dims = [4, 16, 64, 256, 1024]
-    return {s: {d: saturation(scaled_logits(d, 2000, 32, s, g), g) for d in dims}
-            for s in ("none", "sqrt", "d_k")}
+    return {
+        s: {d: saturation(scaled_logits(d, 2000, 32, s, g), g) for d in dims}
+        for s in ("none", "sqrt", "d_k")
+    }
 
 
 def test_unscaled_softmax_saturates_as_d_k_grows(sweep) -> None:
@@ -87,7 +90,7 @@ def test_unscaled_gradient_vanishes_and_scaled_does_not(sweep) -> None:
     none, sqrt = sweep["none"], sweep["sqrt"]
     assert sqrt[1024].grad_norm / none[1024].grad_norm > 1000
     grads = [sqrt[d].grad_norm for d in sqrt]
-    assert max(grads) / min(grads) < 1.3                       # flat across d_k
+    assert max(grads) / min(grads) < 1.3  # flat across d_k
     entropies = [sqrt[d].entropy for d in sqrt]
     assert max(entropies) - min(entropies) < 0.15
     assert max(sqrt[d].one_hot_share for d in sqrt) == 0.0
@@ -122,7 +125,7 @@ def test_page_outputs_lie_in_the_hull_of_the_values() -> None:
     queries = lengths * torch.nn.functional.normalize(torch.randn(2000, 8, generator=g), dim=-1)
     out, A = scaled_dot_product_attention(queries, keys, values, causal=False)
     assert hull_overshoot(out, values) < 1e-6
-    assert hull_overshoot(out, corners) < 1e-6                      # the inner value adds nothing
+    assert hull_overshoot(out, corners) < 1e-6  # the inner value adds nothing
     assert A.min() >= 0 and (A.sum(-1) - 1).abs().max() < 1e-6
     # long queries reach further out than short ones
     radius = out.norm(dim=-1)

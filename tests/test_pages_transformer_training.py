@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from groundup.model import GPT, GPTConfig
 from groundup.model.counting import parameter_count, published_shapes
 from groundup.model.head import (
@@ -25,7 +26,7 @@ from groundup.model.head import (
     top_next_tokens,
     tying_savings,
 )
-from groundup.site import load_site_model, site_corpus, site_token_files
+from groundup.site import load_site_model, site_corpus, site_run_dir, site_token_files
 from groundup.timing import best_time, one_thread
 from groundup.train import (
     TrainConfig,
@@ -39,7 +40,6 @@ from groundup.train import (
     write_tokens,
 )
 from groundup.train.heldout import heldout_loss
-from groundup.site import site_run_dir
 from groundup.train.inspect_checkpoint import describe_checkpoint
 from groundup.train.metrics import (
     bits_per_byte,
@@ -77,8 +77,17 @@ def replays():
 
 
 def tiny(**changes) -> GPTConfig:
-    return GPTConfig(**{"vocab_size": 50, "block_size": 16, "n_layer": 2, "n_head": 2,
-                        "d_model": 16, "dropout": 0.0, **changes})
+    return GPTConfig(
+        **{
+            "vocab_size": 50,
+            "block_size": 16,
+            "n_layer": 2,
+            "n_head": 2,
+            "d_model": 16,
+            "dropout": 0.0,
+            **changes,
+        }
+    )
 
 
 # ------------------------------------------------------------------ the head
@@ -115,8 +124,8 @@ def test_tying_saves_v_times_d(site) -> None:
     tied, untied = tying_savings(config)
     assert tied == site.model.num_parameters()
     assert untied - tied == config.vocab_size * config.d_model
-    assert (untied - tied) / untied > 0.25          # "a lot in a small model"
-    for name in ("GPT-2 XL", "Llama 2 7B"):         # "a few percent" at billions
+    assert (untied - tied) / untied > 0.25  # "a lot in a small model"
+    for name in ("GPT-2 XL", "Llama 2 7B"):  # "a few percent" at billions
         big = published_shapes()[name]
         total = parameter_count(big.replace(tie_weights=False)).total
         assert total > 1e9 and big.vocab_size * big.d_model / total < 0.05
@@ -132,7 +141,7 @@ def test_top_next_tokens_and_rank() -> None:
     assert sum(p for _, p in top) == pytest.approx(1.0, abs=1e-5)
     for r, (j, p) in enumerate(top[:5], start=1):
         assert rank_of(model, ids, j) == (r, pytest.approx(p))
-    long = list(range(40))                             # longer than block_size: cropped
+    long = list(range(40))  # longer than block_size: cropped
     assert top_next_tokens(model, long, 3) == top_next_tokens(model, long[-16:], 3)
 
 
@@ -140,17 +149,17 @@ def test_page_predictions(site) -> None:
     model, tok = site.model, site.tokenizer
     text = site_corpus()[1]
     cut = text.index('popitem()" raises') + len('popitem()" raises')
-    assert text[cut:cut + 4] == ' a "'
+    assert text[cut : cut + 4] == ' a "'
     prompts = [text[:cut], text[:cut] + ' a "']
     contexts = [tok.encode(p)[-128:] for p in prompts]
-    truths = [tok.encode(text[cut:cut + 40])[0], tok.encode(text[cut + 4:cut + 40])[0]]
+    truths = [tok.encode(text[cut : cut + 40])[0], tok.encode(text[cut + 4 : cut + 40])[0]]
     assert [tok.decode([t]) for t in truths] == [" a", "KeyError"]
     # the prompts tokenize like the file does: the true tokens follow in the full encoding
-    full = tok.encode(text[:cut + 40])
-    assert full[len(tok.encode(prompts[0])):][:1] == [truths[0]]
+    full = tok.encode(text[: cut + 40])
+    assert full[len(tok.encode(prompts[0])) :][:1] == [truths[0]]
     first = top_next_tokens(model, contexts[0], 8)
     after_quote = [tok.decode([j]) for j, _ in top_next_tokens(model, contexts[1], 8)]
-    assert any(w.endswith("Error") for w in after_quote)   # "exceptions among them"
+    assert any(w.endswith("Error") for w in after_quote)  # "exceptions among them"
     assert rank_of(model, contexts[0], truths[0])[0] <= 8  # shown in bold in the table
     assert first[0][1] > 0.2
 
@@ -160,7 +169,7 @@ def test_untrained_loss_is_log_v_plus_half_sigma_squared(site, heldout_ids) -> N
     config = site.model.config
     torch.manual_seed(0)
     init = heldout_loss(GPT(config).eval(), heldout_ids)
-    predicted = math.log(config.vocab_size) + 0.02 ** 2 * config.d_model / 2
+    predicted = math.log(config.vocab_size) + 0.02**2 * config.d_model / 2
     assert math.log(config.vocab_size) < init
     assert init == pytest.approx(predicted, abs=0.02)
     assert site.losses[0] == pytest.approx(predicted, abs=0.02)
@@ -222,8 +231,9 @@ def test_teacher_forcing_holds_for_any_causal_gpt(positions: str) -> None:
     torch.manual_seed(1)
     model = GPT(tiny(positions=positions)).eval()
     window = torch.randint(0, 50, (17,))
-    torch.testing.assert_close(position_losses(model, window), prefix_losses(model, window),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        position_losses(model, window), prefix_losses(model, window), atol=1e-5, rtol=1e-5
+    )
     manual = -F.log_softmax(model(window[None, :-1])[0][0], -1)[torch.arange(16), window[1:]]
     torch.testing.assert_close(position_losses(model, window), manual.detach())
 
@@ -236,7 +246,7 @@ def test_param_groups_of_the_site_model(site) -> None:
     assert all(p.dim() >= 2 for p in decay["params"])
     assert all(p.dim() == 1 for p in no_decay["params"])
     ids = [id(p) for p in decay["params"]]
-    assert ids.count(id(model.tok_emb.weight)) == 1       # the tied matrix, once
+    assert ids.count(id(model.tok_emb.weight)) == 1  # the tied matrix, once
     assert id(model.head.weight) in ids
     total = sum(p.numel() for g in (decay, no_decay) for p in g["params"])
     assert total == model.num_parameters()
@@ -244,8 +254,12 @@ def test_param_groups_of_the_site_model(site) -> None:
 
 def test_site_schedule(site) -> None:
     tc = site.train_config
-    kw = {"max_lr": tc.lr, "min_lr": tc.min_lr, "warmup_steps": tc.warmup_steps,
-          "max_steps": tc.max_steps}
+    kw = {
+        "max_lr": tc.lr,
+        "min_lr": tc.min_lr,
+        "warmup_steps": tc.warmup_steps,
+        "max_steps": tc.max_steps,
+    }
     assert lr_at(0, **kw) == pytest.approx(tc.lr / tc.warmup_steps)
     assert lr_at(tc.warmup_steps - 1, **kw) == pytest.approx(tc.lr)
     assert lr_at(tc.warmup_steps, **kw) == pytest.approx(tc.lr)
@@ -270,8 +284,8 @@ def test_no_warmup_replay_reproduces_the_variant(variant, replays) -> None:
 def test_adam_first_update_is_lr_everywhere(replays) -> None:
     for ups in replays:
         assert ups[0].rms_update / ups[0].lr == pytest.approx(1.0, abs=0.01)
-        assert ups[0].grad_norm > 1.0                       # clipped, yet a full step
-        assert ups[-1].rms_update / ups[-1].lr < 0.6        # later coordinates average out
+        assert ups[0].grad_norm > 1.0  # clipped, yet a full step
+        assert ups[-1].rms_update / ups[-1].lr < 0.6  # later coordinates average out
 
 
 def test_no_warmup_moves_and_grows_the_weights(replays, site) -> None:
@@ -289,22 +303,31 @@ def test_no_warmup_moves_and_grows_the_weights(replays, site) -> None:
 
 def test_first_update_on_a_tiny_run(tmp_path) -> None:
     write_tokens(tmp_path / "t.bin", np.arange(300) % 50, 50)
-    config = TrainConfig(train_data=str(tmp_path / "t.bin"), out_dir=str(tmp_path / "o"),
-                         model={"n_layer": 1, "n_head": 2, "d_model": 16, "dropout": 0.0},
-                         batch_size=4, block_size=8, max_steps=10, warmup_steps=0,
-                         lr=1e-2, min_lr=1e-2, weight_decay=0.0, progress=False)
+    config = TrainConfig(
+        train_data=str(tmp_path / "t.bin"),
+        out_dir=str(tmp_path / "o"),
+        model={"n_layer": 1, "n_head": 2, "d_model": 16, "dropout": 0.0},
+        batch_size=4,
+        block_size=8,
+        max_steps=10,
+        warmup_steps=0,
+        lr=1e-2,
+        min_lr=1e-2,
+        weight_decay=0.0,
+        progress=False,
+    )
     (u,) = first_updates(config, 1)
     assert u.lr == 1e-2 and u.rms_update == pytest.approx(1e-2, rel=1e-3)
 
 
 def test_warmup_matters_for_the_site_model(site, variant) -> None:
     s, v, u = site.eval_losses, variant.eval_losses, site.unigram_loss
-    assert v[25] < s[25]                     # ahead at first: it fits the frequencies fast
+    assert v[25] < s[25]  # ahead at first: it fits the frequencies fast
     linger = max(k for k in v if k > 0 and v[k] > u - 0.3)
-    assert linger >= 50                      # then lingers near the unigram baseline
-    assert v[200] - s[200] > 0.3             # and ends far behind
+    assert linger >= 50  # then lingers near the unigram baseline
+    assert v[200] - s[200] > 0.3  # and ends far behind
     assert all(v[k] > s[k] for k in range(50, 201, 25))
-    assert v[200] < v[25]                    # it does learn, slowly
+    assert v[200] < v[25]  # it does learn, slowly
     assert len(variant.losses) == 200 and variant.train_config.warmup_steps == 0
 
 
@@ -326,7 +349,7 @@ def test_site_checkpoint_contents(site) -> None:
     assert f"{2 * n:,} numbers" in described["optimizer"]
     assert "tied head" in described["model"]
     assert described["world_size"].startswith("1:")
-    for text in described.values():       # every entry is explained, none falls back
+    for text in described.values():  # every entry is explained, none falls back
         assert " " in text
 
 
@@ -336,9 +359,18 @@ def test_describe_checkpoint_untied(tmp_path) -> None:
     opt = torch.optim.AdamW(model.parameters())
     model(torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long))[1].backward()
     opt.step()
-    ckpt = {"step": 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "model_config": {}, "train_config": {}, "losses": [1.0], "eval_losses": {},
-            "rng": [{}], "params_sha256": [""], "world_size": 1}
+    ckpt = {
+        "step": 1,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "model_config": {},
+        "train_config": {},
+        "losses": [1.0],
+        "eval_losses": {},
+        "rng": [{}],
+        "params_sha256": [""],
+        "world_size": 1,
+    }
     described = dict(describe_checkpoint(ckpt))
     assert "tied" not in described["model"]
     assert f"{model.num_parameters():,} numbers" in described["model"]
@@ -350,12 +382,12 @@ def test_site_run_claims(site) -> None:
     tc = site.train_config
     n_train = len(open_tokens(site_token_files()[0]))
     seen = tc.max_steps * tc.batch_size * tc.block_size
-    assert seen / n_train > 10                                  # about 12 passes
+    assert seen / n_train > 10  # about 12 passes
     tail = float(np.mean(site.losses[-50:]))
-    assert tail < site.heldout_loss - 1.0                       # it memorises
+    assert tail < site.heldout_loss - 1.0  # it memorises
     ev = site.eval_losses
-    assert ev[400] - ev[600] < 0.15                             # held-out flattens...
-    assert np.mean(site.losses[350:400]) - tail > 0.2           # ...training keeps falling
+    assert ev[400] - ev[600] < 0.15  # held-out flattens...
+    assert np.mean(site.losses[350:400]) - tail > 0.2  # ...training keeps falling
     assert site.unigram_loss - site.heldout_loss > 1.0
     assert site.losses[0] > math.log(site.model.config.vocab_size)
 
@@ -364,9 +396,13 @@ def test_page_sample_is_deterministic(site) -> None:
     tok = site.tokenizer
 
     def sample() -> str:
-        out = site.model.generate(torch.tensor([tok.encode("The dictionary")]), 60,
-                                  temperature=0.8, top_k=40,
-                                  generator=torch.Generator().manual_seed(0))
+        out = site.model.generate(
+            torch.tensor([tok.encode("The dictionary")]),
+            60,
+            temperature=0.8,
+            top_k=40,
+            generator=torch.Generator().manual_seed(0),
+        )
         return tok.decode(out[0].tolist())
 
     text = sample()
@@ -389,9 +425,13 @@ def test_page_snippets_exist() -> None:
 
 def test_page_links_and_variant_match_the_tests() -> None:
     page = PAGE.read_text(encoding="utf-8")
-    for target in ("encoder-decoder.md", "layers-blocks-heads.md", "walkthrough.md",
-                   "embeddings.md#tied-input-and-output-embeddings",
-                   "../tokenization/tokenizers-in-practice.md#compression"):
+    for target in (
+        "encoder-decoder.md",
+        "layers-blocks-heads.md",
+        "walkthrough.md",
+        "embeddings.md#tied-input-and-output-embeddings",
+        "../tokenization/tokenizers-in-practice.md#compression",
+    ):
         assert f"]({target})" in page, target
     assert "NO_WARMUP = dict(max_steps=200, warmup_steps=0, min_lr=site.train_config.lr)" in page
     assert load_site_model().train_config.lr == NO_WARMUP["min_lr"]

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 import groundup.model.attention as attention_module
 from groundup.model import GPT, GPTConfig, causal_mask
-from groundup.model.counting import parameter_count
+from groundup.model.counting import parameter_count, published_shapes
 from groundup.model.inspect import (
     ForwardTrace,
     head_scores,
@@ -23,13 +23,12 @@ from groundup.model.inspect import (
     trace_forward,
     windows,
 )
-from groundup.model.counting import published_shapes
 from groundup.model.kv_budget import model_parameters
-
-SHAPES = published_shapes()
 from groundup.site import load_site_model, site_corpus, site_token_files
 from groundup.timing import one_thread
 from groundup.train import open_tokens
+
+SHAPES = published_shapes()
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "transformer" / "walkthrough.md"
 PROMPT = "This method is called when"
@@ -95,10 +94,10 @@ def check_trace(model: GPT, idx: torch.Tensor, trace: ForwardTrace) -> None:
     assert trace.logits.shape == (B, T, c.vocab_size)
     with torch.no_grad():
         logits, _ = model(idx)
-        assert torch.equal(trace.logits, logits)                         # the real forward
+        assert torch.equal(trace.logits, logits)  # the real forward
         assert torch.equal(trace.final, model.norm_f(trace.stream[-1]))
         assert torch.equal(trace.logits, model.head(trace.final))
-    for layer in range(L):   # each block adds exactly its two writes to the stream
+    for layer in range(L):  # each block adds exactly its two writes to the stream
         expected = trace.stream[layer] + trace.attn_writes[layer]
         if trace.mlp_writes[layer] is not None:
             expected = expected + trace.mlp_writes[layer]
@@ -108,13 +107,16 @@ def check_trace(model: GPT, idx: torch.Tensor, trace: ForwardTrace) -> None:
         assert (w[..., ~causal_mask(T, T)] == 0).all()
 
 
-@pytest.mark.parametrize("overrides", [
-    {},
-    {"positions": "rope", "norm": "rmsnorm", "mlp": "swiglu", "bias": False, "n_kv_heads": 2},
-    {"positions": "alibi", "attention": "explicit"},
-    {"positions": "sinusoidal", "tie_weights": False},
-    {"positions": "none", "mlp": "none"},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"positions": "rope", "norm": "rmsnorm", "mlp": "swiglu", "bias": False, "n_kv_heads": 2},
+        {"positions": "alibi", "attention": "explicit"},
+        {"positions": "sinusoidal", "tie_weights": False},
+        {"positions": "none", "mlp": "none"},
+    ],
+)
 def test_trace_shapes_and_sums_on_every_flavour(overrides) -> None:
     model = small_model(**overrides)
     idx = torch.randint(0, 61, (2, 11), generator=torch.Generator().manual_seed(1))
@@ -165,7 +167,9 @@ def test_site_model_prompt_stages(site, prompt_trace) -> None:
 
 
 # ----------------------------------------------------------- captured attention
-def test_captured_attention_is_what_an_explicit_copy_computes(site, prompt_trace, monkeypatch) -> None:
+def test_captured_attention_is_what_an_explicit_copy_computes(
+    site, prompt_trace, monkeypatch
+) -> None:
     """The site model runs PyTorch's fused SDPA; an identical copy that runs the
     step-by-step attention hands out its weights, which must match the hook's."""
     idx, trace = prompt_trace
@@ -194,12 +198,14 @@ def test_captured_attention_of_layer_one_by_hand(site, prompt_trace) -> None:
     model, c = site.model, site.model.config
     T, H, hd = idx.size(1), c.n_head, c.dim_per_head
     with torch.no_grad():
-        x = model.tok_emb.weight[idx[0]] + model.pos_emb.weight[:T]              # (T, C)
+        x = model.tok_emb.weight[idx[0]] + model.pos_emb.weight[:T]  # (T, C)
         block = model.blocks[0]
         h = F.layer_norm(x, (c.d_model,), block.norm1.weight, block.norm1.bias, c.norm_eps)
         q, k, _ = (h @ block.attn.qkv.weight.T + block.attn.qkv.bias).split(c.d_model, dim=-1)
-        q, k = (t.view(T, H, hd).transpose(0, 1) for t in (q, k))               # (H, T, hd)
-        scores = (q @ k.transpose(-2, -1) / math.sqrt(hd)).masked_fill(~causal_mask(T, T), -math.inf)
+        q, k = (t.view(T, H, hd).transpose(0, 1) for t in (q, k))  # (H, T, hd)
+        scores = (q @ k.transpose(-2, -1) / math.sqrt(hd)).masked_fill(
+            ~causal_mask(T, T), -math.inf
+        )
         torch.testing.assert_close(trace.attention[0][0], scores.softmax(-1), atol=1e-5, rtol=1e-4)
 
 
@@ -224,7 +230,7 @@ def test_head_scores_on_hand_made_heads() -> None:
     assert s.first.tolist()[:3] == [0.0, 1.0, 0.0]
     assert s.itself.tolist()[:3] == [0.0, 0.0, 1.0]
     assert s.peak.tolist()[:3] == [1.0, 1.0, 1.0]
-    for field in (s.previous, s.first, s.itself, s.peak):   # the even head scores even
+    for field in (s.previous, s.first, s.itself, s.peak):  # the even head scores even
         assert field[3].item() == pytest.approx(even)
 
 
@@ -233,7 +239,9 @@ def test_head_scores_average_over_the_batch_and_queries() -> None:
     s = head_scores(W, start=2)
     for h in range(2):
         rows = [(b, i) for b in range(3) for i in range(2, 7)]
-        assert s.previous[h].item() == pytest.approx(sum(W[b, h, i, i - 1].item() for b, i in rows) / 15)
+        assert s.previous[h].item() == pytest.approx(
+            sum(W[b, h, i, i - 1].item() for b, i in rows) / 15
+        )
         assert s.first[h].item() == pytest.approx(sum(W[b, h, i, 0].item() for b, i in rows) / 15)
         assert s.itself[h].item() == pytest.approx(sum(W[b, h, i, i].item() for b, i in rows) / 15)
         assert s.peak[h].item() == pytest.approx(sum(W[b, h, i].max().item() for b, i in rows) / 15)
@@ -309,9 +317,11 @@ def test_sampling_is_fixed_by_the_seed_and_stays_in_the_top_k(site) -> None:
     model, tok = site.model, site.tokenizer
     idx = torch.tensor([tok.encode(PROMPT)])
     with one_thread(), torch.no_grad():
+
         def sample(seed: int) -> torch.Tensor:
-            return model.generate(idx, 15, temperature=0.8, top_k=40,
-                                  generator=torch.Generator().manual_seed(seed))
+            return model.generate(
+                idx, 15, temperature=0.8, top_k=40, generator=torch.Generator().manual_seed(seed)
+            )
 
         a, b, other = sample(0), sample(0), sample(1)
         assert torch.equal(a, b) and not torch.equal(a, other)
@@ -326,19 +336,19 @@ def test_parameter_table(site) -> None:
     count = parameter_count(model.config)
     assert count.total == model.num_parameters() == 1_334_016
     assert count.head == 0 and model.head.weight is model.tok_emb.weight
-    assert count.embedding > count.per_block                 # "more than any one block"
+    assert count.embedding > count.per_block  # "more than any one block"
     assert model_parameters(SHAPES["GPT-2 small"]) > 90 * model.num_parameters()
 
 
 def test_training_claims(site) -> None:
     cfg = site.train_config
-    assert site.heldout_loss < site.unigram_loss              # both printed on the page
+    assert site.heldout_loss < site.unigram_loss  # both printed on the page
     assert site.train_seconds > 0 and len(site.losses) == cfg.max_steps
     assert max(site.eval_losses) <= cfg.max_steps
     seen = cfg.max_steps * cfg.batch_size * cfg.grad_accum_steps * cfg.block_size
-    assert seen > len(open_tokens(site_token_files()[0]))     # several passes over the text
-    assert sum(site.losses[-50:]) / 50 < site.heldout_loss    # training loss ends lower
-    assert site.train_seconds < 180 and cfg.device == "cpu"    # "in under three minutes on a CPU"
+    assert seen > len(open_tokens(site_token_files()[0]))  # several passes over the text
+    assert sum(site.losses[-50:]) / 50 < site.heldout_loss  # training loss ends lower
+    assert site.train_seconds < 180 and cfg.device == "cpu"  # "in under three minutes on a CPU"
 
 
 def test_site_model_is_not_changed_by_the_page(site) -> None:
@@ -347,7 +357,9 @@ def test_site_model_is_not_changed_by_the_page(site) -> None:
     idx = torch.tensor([site.tokenizer.encode(PROMPT)])
     with one_thread():
         trace_forward(site.model, idx)
-        site.model.generate(idx, 3, temperature=0.8, top_k=40, generator=torch.Generator().manual_seed(0))
+        site.model.generate(
+            idx, 3, temperature=0.8, top_k=40, generator=torch.Generator().manual_seed(0)
+        )
     assert not site.model.training
     after = site.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)

@@ -139,10 +139,10 @@ def test_page_attention_gradient_is_flat(page_grads) -> None:
 def test_graph_depth_of_simple_chains() -> None:
     x = torch.randn(3, requires_grad=True)
     assert graph_depth(x) == 0
-    assert graph_depth(x.sin()) == 2                 # AccumulateGrad <- SinBackward
+    assert graph_depth(x.sin()) == 2  # AccumulateGrad <- SinBackward
     assert graph_depth(x.sin().cos().exp()) == 4
     a = x * 2
-    assert graph_depth(a.sin() + a) == 4             # longest branch counts, not the sum
+    assert graph_depth(a.sin() + a) == 4  # longest branch counts, not the sum
 
 
 def test_graph_depth_handles_long_chains_without_recursion() -> None:

@@ -20,13 +20,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from test_docs_build import mkdocs_build, nav_pages, real_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_hook():
-    spec = importlib.util.spec_from_file_location("groundup_reading_hook", ROOT / "hooks" / "reading.py")
+    spec = importlib.util.spec_from_file_location(
+        "groundup_reading_hook", ROOT / "hooks" / "reading.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # as MkDocs loads hooks (dataclasses need it)
     spec.loader.exec_module(module)
@@ -43,25 +46,34 @@ def words(n: int) -> str:
 
 
 def code(lines: int) -> str:
-    body = "\n".join(f'<span class="n">x{i}</span> <span class="o">=</span> {i}' for i in range(lines))
+    body = "\n".join(
+        f'<span class="n">x{i}</span> <span class="o">=</span> {i}' for i in range(lines)
+    )
     return f'<div class="highlight"><pre><span></span><code>{body}\n</code></pre></div>'
 
 
-SVG = ('<div class="gu-figure"><svg xmlns="http://www.w3.org/2000/svg"><metadata>m</metadata>'
-       '<g><text x="1">tick 0.5</text><path d="M 0 0 L 1 1"/></g></svg></div>')
+SVG = (
+    '<div class="gu-figure"><svg xmlns="http://www.w3.org/2000/svg"><metadata>m</metadata>'
+    '<g><text x="1">tick 0.5</text><path d="M 0 0 L 1 1"/></g></svg></div>'
+)
 
 
 # ------------------------------------------------------------------ (a) the function
 def test_counts_prose_words():
-    s = stats('<h1 id="t">Hello world<a class="headerlink" href="#t">&para;</a></h1>'
-              "<p>It's a <em>well-known</em> fact: 3.14 is <strong>pi</strong>.</p>")
+    s = stats(
+        '<h1 id="t">Hello world<a class="headerlink" href="#t">&para;</a></h1>'
+        "<p>It's a <em>well-known</em> fact: 3.14 is <strong>pi</strong>.</p>"
+    )
     assert (s.words, s.code_lines, s.figures) == (9, 0, 0)
 
 
 def test_words_join_across_inline_tags_and_split_at_blocks():
     assert stats("<p>sub<em>word</em></p>").words == 1
     assert stats("<p>one</p><p>two</p>").words == 2
-    assert stats("<ul><li>a</li><li>b</li></ul><table><tr><td>1</td><td>2</td></tr></table>").words == 4
+    assert (
+        stats("<ul><li>a</li><li>b</li></ul><table><tr><td>1</td><td>2</td></tr></table>").words
+        == 4
+    )
 
 
 def test_counts_code_lines_not_words():
@@ -75,9 +87,11 @@ def test_counts_figures_and_skips_their_text():
 
 
 def test_math_script_style_and_buttons():
-    s = stats(r'<p>Let <span class="arithmatex">\(E \in \mathbb{R}^{V \times d}\)</span> be</p>'
-              r'<div class="arithmatex">\[ x_t = E_{i_t} \]</div>'
-              "<script>var a = 1;</script><style>p { x: y }</style><button>Press me</button>")
+    s = stats(
+        r'<p>Let <span class="arithmatex">\(E \in \mathbb{R}^{V \times d}\)</span> be</p>'
+        r'<div class="arithmatex">\[ x_t = E_{i_t} \]</div>'
+        "<script>var a = 1;</script><style>p { x: y }</style><button>Press me</button>"
+    )
     assert (s.words, s.code_lines, s.figures) == (3, 0, 1)  # Let, the formula, be
 
 
@@ -120,18 +134,27 @@ def test_monotonic():
 
 def test_format_minutes():
     assert [reading.format_minutes(m) for m in (1, 59, 60, 61, 125)] == [
-        "1 min", "59 min", "1 h", "1 h 1 min", "2 h 5 min"]
+        "1 min",
+        "59 min",
+        "1 h",
+        "1 h 1 min",
+        "2 h 5 min",
+    ]
 
 
 def test_strip_injected_and_article_html():
-    page = ("<html><article class=\"md-content__inner\"><h1>T</h1>"
-            f"{reading.START}<p>added</p>{reading.END}<p>own</p></article></html>")
+    page = (
+        '<html><article class="md-content__inner"><h1>T</h1>'
+        f"{reading.START}<p>added</p>{reading.END}<p>own</p></article></html>"
+    )
     assert reading.strip_injected(reading.article_html(page)) == "<h1>T</h1><p>own</p>"
 
 
 def structure(output: str) -> dict:
     """The site structure a built page carries for progress.js."""
-    (raw,) = re.findall(r'<div id="gu-reading-data" hidden data-gu-structure="([^"]*)"></div>', output)
+    (raw,) = re.findall(
+        r'<div id="gu-reading-data" hidden data-gu-structure="([^"]*)"></div>', output
+    )
     return json.loads(html.unescape(raw))
 
 
@@ -144,8 +167,15 @@ def _tiny_site(tmp_path: Path, index_lists_b: bool = True) -> Path:
         "hooks": [str(ROOT / "hooks" / "reading.py")],
         "nav": [
             {"Home": "index.md"},
-            {"Chapter": ["ch/index.md", {"A": "ch/a.md"}, {"B": "ch/b.md"},
-                         {"Quiz": "ch/quiz.md"}, {"Notebook": "ch/nb.ipynb"}]},
+            {
+                "Chapter": [
+                    "ch/index.md",
+                    {"A": "ch/a.md"},
+                    {"B": "ch/b.md"},
+                    {"Quiz": "ch/quiz.md"},
+                    {"Notebook": "ch/nb.ipynb"},
+                ]
+            },
             {"Other": "other.md"},
         ],
     }
@@ -154,15 +184,26 @@ def _tiny_site(tmp_path: Path, index_lists_b: bool = True) -> Path:
     (docs / "ch").mkdir(parents=True)
     (docs / "index.md").write_text(
         "---\ncoming:\n  - title: Later\n    description: Soon.\n---\n# Home\n\n"
-        "<!-- gu:learning-path -->\n", encoding="utf-8")
+        "<!-- gu:learning-path -->\n",
+        encoding="utf-8",
+    )
     listed = "1. [A](a.md): first.\n" + ("2. [B](b.md): second.\n" if index_lists_b else "")
     (docs / "ch" / "index.md").write_text(
-        f"---\ndescription: The tiny chapter.\n---\n# Chapter\n\n{listed}", encoding="utf-8")
+        f"---\ndescription: The tiny chapter.\n---\n# Chapter\n\n{listed}", encoding="utf-8"
+    )
     (docs / "ch" / "a.md").write_text("# A\n\n" + "word " * 440 + "\n", encoding="utf-8")
-    (docs / "ch" / "b.md").write_text("# B\n\n```python\n" + "x = 1\n" * 30 + "```\n", encoding="utf-8")
-    (docs / "ch" / "quiz.md").write_text("---\nquiz: ch\n---\n# Quiz\n\nQuestions.\n", encoding="utf-8")
-    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Notebook\n", "Text."]}],
-                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (docs / "ch" / "b.md").write_text(
+        "# B\n\n```python\n" + "x = 1\n" * 30 + "```\n", encoding="utf-8"
+    )
+    (docs / "ch" / "quiz.md").write_text(
+        "---\nquiz: ch\n---\n# Quiz\n\nQuestions.\n", encoding="utf-8"
+    )
+    notebook = {
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Notebook\n", "Text."]}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (docs / "ch" / "nb.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     (docs / "other.md").write_text("# Other\n\nNot in a chapter.\n", encoding="utf-8")
     return tmp_path
@@ -180,12 +221,20 @@ def test_tiny_site_articles_are_the_chapter_pages_only(tmp_path):
     for rel, expected in (("ch/a/index.html", 2), ("ch/b/index.html", 2)):
         assert page(rel).count("data-gu-toggle=") == 1, rel
         assert f'data-gu-minutes="{expected}">' in page(rel), rel
-    for rel in ("index.html", "ch/index.html", "ch/quiz/index.html", "ch/nb/index.html",
-                "other/index.html"):
+    for rel in (
+        "index.html",
+        "ch/index.html",
+        "ch/quiz/index.html",
+        "ch/nb/index.html",
+        "other/index.html",
+    ):
         assert "data-gu-toggle=" not in page(rel), rel
     index = page("ch/index.html")
-    assert re.search(r'<a href="a/">A</a><!--gu-reading--><span class="gu-chip" '
-                     r'data-gu-article="ch/a/" data-gu-minutes="2">', index)
+    assert re.search(
+        r'<a href="a/">A</a><!--gu-reading--><span class="gu-chip" '
+        r'data-gu-article="ch/a/" data-gu-minutes="2">',
+        index,
+    )
     assert 'data-gu-total="4"' in index
     home = page("index.html")
     assert "gu:learning-path" not in home
@@ -216,13 +265,16 @@ def expected_chapters() -> list[tuple[str, str, list[str]]]:
     for item in real_config()["nav"]:
         if not isinstance(item, dict):
             continue
-        (title, value), = item.items()
+        ((title, value),) = item.items()
         if not isinstance(value, list):
             continue
         pages = nav_pages(value)  # the .md pages: notebooks are never articles
         index = next(p for p in pages if p.endswith("/index.md"))
-        articles = [p for p in pages if p != index and p.endswith(".md")
-                    and "quiz" not in _front_matter(ROOT / "docs" / p)]
+        articles = [
+            p
+            for p in pages
+            if p != index and p.endswith(".md") and "quiz" not in _front_matter(ROOT / "docs" / p)
+        ]
         chapters.append((title, index, articles))
     return chapters
 
@@ -231,7 +283,7 @@ def url_of(page: str) -> str:
     stem = page.rsplit(".", 1)[0]
     if stem == "index":
         return ""
-    return (stem[: -len("index")] if stem.endswith("/index") else stem + "/")
+    return stem[: -len("index")] if stem.endswith("/index") else stem + "/"
 
 
 def html_file(site: Path, page: str) -> Path:
@@ -239,17 +291,20 @@ def html_file(site: Path, page: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reading-site")
-    result = mkdocs_build(ROOT, out)
+def site(real_site_build) -> Path:
+    out, result = real_site_build
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     return out
 
 
 def shown_minutes(page_html: str) -> list[int]:
-    return [int(a) for a, b in re.findall(
-        r'<span class="gu-time" data-gu-minutes="(\d+)">.*?(\d+) min read</span>', page_html)
-        if a == b]
+    return [
+        int(a)
+        for a, b in re.findall(
+            r'<span class="gu-time" data-gu-minutes="(\d+)">.*?(\d+) min read</span>', page_html
+        )
+        if a == b
+    ]
 
 
 def test_real_chapters_have_articles():
@@ -273,7 +328,7 @@ def _article_minutes(site: Path, page: str) -> int:
 
 
 def test_each_chapter_index_lists_its_articles_with_their_times(site):
-    for title, index, articles in expected_chapters():
+    for _title, index, articles in expected_chapters():
         output = html_file(site, index).read_text(encoding="utf-8")
         total = 0
         for page in articles:
@@ -282,8 +337,12 @@ def test_each_chapter_index_lists_its_articles_with_their_times(site):
             href = posixpath.relpath(url_of(page), url_of(index)) + "/"
             chip = re.search(
                 r'<li>\s*(?:<p>\s*)?<a href="' + re.escape(href) + r'">[^<]*</a><!--gu-reading-->'
-                r'<span class="gu-chip" data-gu-article="' + re.escape(url_of(page)) +
-                r'" data-gu-minutes="(\d+)">(.*?)</span><!--/gu-reading-->', output, flags=re.DOTALL)
+                r'<span class="gu-chip" data-gu-article="'
+                + re.escape(url_of(page))
+                + r'" data-gu-minutes="(\d+)">(.*?)</span><!--/gu-reading-->',
+                output,
+                flags=re.DOTALL,
+            )
             assert chip, (index, page)
             assert int(chip.group(1)) == m, (index, page)
             assert re.sub(r"<[^>]+>", "", chip.group(2)).endswith(f"{m} min"), chip.group(2)
@@ -295,8 +354,9 @@ def test_each_chapter_index_lists_its_articles_with_their_times(site):
 def test_home_page_maps_every_chapter(site):
     output = (site / "index.html").read_text(encoding="utf-8")
     assert "gu:learning-path" not in output
-    steps = re.findall(r'<li class="gu-step" data-gu-chapter="([^"]*)">(.*?)</div></li>', output,
-                       flags=re.DOTALL)
+    steps = re.findall(
+        r'<li class="gu-step" data-gu-chapter="([^"]*)">(.*?)</div></li>', output, flags=re.DOTALL
+    )
     chapters = expected_chapters()
     assert [key for key, _ in steps] == [url_of(index) for _, index, _ in chapters]
     all_articles, all_minutes = 0, 0
@@ -316,10 +376,18 @@ def test_home_page_maps_every_chapter(site):
     assert f'data-gu-articles="{all_articles}"' in output
     assert f'data-gu-total="{all_minutes}"' in output
     assert f'data-gu-count="*" data-gu-js hidden>0 of {all_articles} read' in output
-    for coming in ("Sampling and the KV cache", "FlashAttention", "Training at scale",
-                   "Alignment", "Evaluation"):
-        assert re.search(r'gu-step--coming.*?' + re.escape(coming) + r'<span class="gu-badge">coming',
-                         output, flags=re.DOTALL), coming
+    for coming in (
+        "Sampling and the KV cache",
+        "FlashAttention",
+        "Training at scale",
+        "Alignment",
+        "Evaluation",
+    ):
+        assert re.search(
+            r"gu-step--coming.*?" + re.escape(coming) + r'<span class="gu-badge">coming',
+            output,
+            flags=re.DOTALL,
+        ), coming
 
 
 def test_exactly_the_articles_have_one_mark_as_read_button(site):
@@ -328,7 +396,9 @@ def test_exactly_the_articles_have_one_mark_as_read_button(site):
     seen = 0
     for path in site.rglob("*.html"):
         output = path.read_text(encoding="utf-8")
-        buttons = re.findall(r"<button[^>]*data-gu-toggle[^>]*>.*?</button>", output, flags=re.DOTALL)
+        buttons = re.findall(
+            r"<button[^>]*data-gu-toggle[^>]*>.*?</button>", output, flags=re.DOTALL
+        )
         if path.resolve() in articles:
             seen += 1
             assert len(buttons) == 1, path

@@ -24,7 +24,10 @@ def test_site_model_is_the_configured_gpt(site):
     config = site.model.config
     assert isinstance(site.model, GPT) and not site.model.training
     assert (config.n_layer, config.n_head, config.d_model) == (
-        SITE_MODEL["n_layer"], SITE_MODEL["n_head"], SITE_MODEL["d_model"])
+        SITE_MODEL["n_layer"],
+        SITE_MODEL["n_head"],
+        SITE_MODEL["d_model"],
+    )
     assert config.vocab_size == site.tokenizer.vocab_size
     assert config.block_size == SITE_TRAINING["block_size"]
     assert len(site.losses) == SITE_TRAINING["max_steps"]
@@ -42,14 +45,17 @@ def test_clearly_beats_the_unigram_baseline(site):
 def test_token_files_hold_the_site_corpus(site):
     train_path, heldout_path = site_token_files()
     heldout = open_tokens(heldout_path)
-    assert site.tokenizer.decode(heldout.tolist()) == __import__("groundup.site").site.site_corpus()[1]
+    assert (
+        site.tokenizer.decode(heldout.tolist()) == __import__("groundup.site").site.site_corpus()[1]
+    )
     assert site.heldout_tokens == len(heldout) and len(open_tokens(train_path)) > 8 * len(heldout)
 
 
 def test_samples_are_text(site):
     prompt = torch.tensor([site.tokenizer.encode("The ")])
-    out = site.model.generate(prompt, 30, temperature=0.8, top_k=40,
-                              generator=torch.Generator().manual_seed(0))
+    out = site.model.generate(
+        prompt, 30, temperature=0.8, top_k=40, generator=torch.Generator().manual_seed(0)
+    )
     text = site.tokenizer.decode(out[0].tolist())
     assert text.startswith("The ") and len(text) > 40
 

@@ -80,7 +80,9 @@ def test_stream_memory_does_not_grow_with_input(tok, lines):
     small_n, large_n = 5 * MB, 20 * MB
     small_count, small_peak = peak_traced(tok, lines, small_n)
     large_count, large_peak = peak_traced(tok, lines, large_n)
-    print(f"\npeak traced memory: 5 MB -> {small_peak / MB:.2f} MiB, 20 MB -> {large_peak / MB:.2f} MiB")
+    print(
+        f"\npeak traced memory: 5 MB -> {small_peak / MB:.2f} MiB, 20 MB -> {large_peak / MB:.2f} MiB"
+    )
     assert small_count == expected_count(tok, lines, small_n)
     assert large_count == expected_count(tok, lines, large_n)
     assert large_count > 3.5 * small_count

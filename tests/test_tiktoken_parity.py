@@ -67,7 +67,9 @@ def pair(request, shakespeare_split, site_train) -> tuple[BPETokenizer, tiktoken
 
 @pytest.fixture(scope="module")
 def gpt2_pair(shared_data) -> tuple[BPETokenizer, tiktoken.Encoding]:
-    ours = load_gpt2_files(shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe")
+    ours = load_gpt2_files(
+        shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe"
+    )
     return ours, tiktoken.get_encoding("gpt2")
 
 
@@ -165,7 +167,9 @@ _ARBITRARY: dict[str, tuple[BPETokenizer, tiktoken.Encoding]] = {}
 def _arbitrary_pair(train_text: str) -> tuple[BPETokenizer, tiktoken.Encoding]:
     if "tok" not in _ARBITRARY:
         # non-ASCII-heavy training text so many tokens are fragments of characters
-        text = train_text[:50_000] + "日本語のテキスト、中文、한국어、😀👍🏽 Ελληνικά русский " * 200
+        text = (
+            train_text[:50_000] + "日本語のテキスト、中文、한국어、😀👍🏽 Ελληνικά русский " * 200
+        )
         tok = BPETokenizer.train(text, 1024, special_tokens=SPECIALS)
         _ARBITRARY["tok"] = (tok, to_tiktoken(tok))
     return _ARBITRARY["tok"]

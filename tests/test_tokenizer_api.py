@@ -66,7 +66,9 @@ def test_special_tokens_come_after_the_merges(small_tok):
     assert small_tok.token_bytes(256 + 40) == EOT.encode()
 
 
-@pytest.mark.parametrize("n_merges,specials", [(0, []), (1, []), (7, [EOT]), (20, [EOT, "<|a|>", "<|b|>"])])
+@pytest.mark.parametrize(
+    "n_merges,specials", [(0, []), (1, []), (7, [EOT]), (20, [EOT, "<|a|>", "<|b|>"])]
+)
 def test_vocab_size_counts_bytes_merges_and_specials(n_merges, specials):
     text = "low lower lowest newer wider; the quick brown fox jumps over the lazy dog " * 30
     tok = BPETokenizer.train(text, 256 + n_merges + len(specials), special_tokens=specials)
@@ -89,10 +91,10 @@ def test_counts_and_ties_worked_by_hand():
     # goes to the greatest pair of byte strings: (b"c", b"d").
     tok = BPETokenizer.train("ab cd " * 10, 10_000, GPT4_SPLIT_PATTERN)
     assert merges_of(tok) == [
-        ((C, D), 10),       # 256 = "cd"
-        ((A, B), 10),       # 257 = "ab"   (b"a" > b" ")
-        ((SP, 256), 10),    # 258 = " cd"
-        ((SP, 257), 9),     # 259 = " ab"
+        ((C, D), 10),  # 256 = "cd"
+        ((A, B), 10),  # 257 = "ab"   (b"a" > b" ")
+        ((SP, 256), 10),  # 258 = " cd"
+        ((SP, 257), 9),  # 259 = " ab"
     ]
 
 
@@ -112,7 +114,7 @@ def test_tie_break_compares_bytes_not_ids():
         ((A, A), 4),
         ((SP, 256), 3),
         ((z, B), 1),
-        ((256, B), 1),      # (b"aa", b"b") > (b" ", b"zb")
+        ((256, B), 1),  # (b"aa", b"b") > (b" ", b"zb")
         ((SP, 258), 1),
     ]
 
@@ -213,10 +215,14 @@ def test_encode_raises_by_default_on_special_text_and_names_it(small_tok):
 
 def test_encode_all_turns_every_special_into_its_id(small_tok):
     eot, pad = small_tok.special_tokens[EOT], small_tok.special_tokens["<|pad|>"]
-    ids = small_tok.encode("the dog<|endoftext|><|pad|> the fox<|endoftext|>", allowed_special="all")
+    ids = small_tok.encode(
+        "the dog<|endoftext|><|pad|> the fox<|endoftext|>", allowed_special="all"
+    )
     assert ids == (
-        small_tok.encode_ordinary("the dog") + [eot, pad]
-        + small_tok.encode_ordinary(" the fox") + [eot]
+        small_tok.encode_ordinary("the dog")
+        + [eot, pad]
+        + small_tok.encode_ordinary(" the fox")
+        + [eot]
     )
     assert small_tok.decode(ids) == "the dog<|endoftext|><|pad|> the fox<|endoftext|>"
 
@@ -231,7 +237,9 @@ def test_encode_with_a_set_allows_only_those(small_tok):
     # an empty set allows nothing
     with pytest.raises(ValueError, match=r"<\|endoftext\|>"):
         small_tok.encode("a<|endoftext|>", allowed_special=set())
-    assert small_tok.encode("plain text", allowed_special=set()) == small_tok.encode_ordinary("plain text")
+    assert small_tok.encode("plain text", allowed_special=set()) == small_tok.encode_ordinary(
+        "plain text"
+    )
 
 
 def test_encode_none_treats_specials_as_plain_text(small_tok):
@@ -406,7 +414,9 @@ def test_from_ranks_rejects_empty_special_strings():
 
 
 def test_from_ranks_builds_a_working_tokenizer():
-    tok = BPETokenizer.from_ranks(byte_ranks([b"he", b"ll", b"hell", b"o!"]), GPT2_SPLIT_PATTERN, {EOT: 1000})
+    tok = BPETokenizer.from_ranks(
+        byte_ranks([b"he", b"ll", b"hell", b"o!"]), GPT2_SPLIT_PATTERN, {EOT: 1000}
+    )
     # "hello": he + l + l + o -> he + ll + o -> hell + o; "!" is its own pre-token
     assert tok.encode("hello!") == [258, ord("o"), ord("!")]
     assert tok.encode("hell o!") == [258, ord(" "), ord("o"), ord("!")]

@@ -45,7 +45,9 @@ def test_save_load_round_trip(tok, saved, shakespeare):
 
 
 def test_round_trip_of_loaded_gpt2_and_other_patterns(shared_data, tmp_path):
-    gpt2 = load_gpt2_files(shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe")
+    gpt2 = load_gpt2_files(
+        shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe"
+    )
     gpt2.save(tmp_path / "gpt2.json")
     again = BPETokenizer.load(tmp_path / "gpt2.json")
     assert again.ranks == gpt2.ranks
@@ -249,7 +251,9 @@ def test_wrong_format_field(saved, fmt):
         BPETokenizer.load(saved)
 
 
-@pytest.mark.parametrize("field", ["format", "pattern", "special_tokens", "tokens", "merges", "checksum"])
+@pytest.mark.parametrize(
+    "field", ["format", "pattern", "special_tokens", "tokens", "merges", "checksum"]
+)
 def test_missing_field(saved, field):
     data = json.loads(saved.read_text(encoding="utf-8"))
     del data[field]
@@ -383,7 +387,9 @@ def test_encoder_missing_a_token(tmp_path, gpt2_texts):
         _load_modified(tmp_path, json.dumps(enc), vocab)
 
 
-@pytest.mark.parametrize("encoder", ["not json", "[1, 2, 3]", '{"a": 0'], ids=["text", "list", "truncated"])
+@pytest.mark.parametrize(
+    "encoder", ["not json", "[1, 2, 3]", '{"a": 0'], ids=["text", "list", "truncated"]
+)
 def test_encoder_not_json_object(tmp_path, gpt2_texts, encoder):
     with pytest.raises(TokenizerFileError):
         _load_modified(tmp_path, encoder, gpt2_texts[1])

@@ -20,7 +20,9 @@ from groundup.tokenizer.naive import train_naive
 from groundup.tokenizer.reference import to_tiktoken
 from groundup.tokenizer.train import count_words, train_bpe
 
-PATTERNS = pytest.mark.parametrize("pattern", [GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN], ids=["gpt2", "gpt4"])
+PATTERNS = pytest.mark.parametrize(
+    "pattern", [GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN], ids=["gpt2", "gpt4"]
+)
 EOT = "<|endoftext|>"
 
 SETTINGS = settings(
@@ -48,22 +50,68 @@ TIE_ALPHABETS = [
 
 FRAGMENTS = [
     # emoji: ZWJ family, skin tones, flags, keycaps, variation selectors
-    "👨\u200d👩\u200d👧\u200d👦", "👍🏽", "👩🏿\u200d🚀", "🇯🇵", "🏳️\u200d🌈", "1️⃣", "❤️", "😀",
+    "👨\u200d👩\u200d👧\u200d👦",
+    "👍🏽",
+    "👩🏿\u200d🚀",
+    "🇯🇵",
+    "🏳️\u200d🌈",
+    "1️⃣",
+    "❤️",
+    "😀",
     # CJK and other scripts
-    "漢字", "かなカナ", "한국어", "中文测试", "Ελληνικά", "Кириллица", "עברית", "العربية", "हिन्दी", "ไทย",
+    "漢字",
+    "かなカナ",
+    "한국어",
+    "中文测试",
+    "Ελληνικά",
+    "Кириллица",
+    "עברית",
+    "العربية",
+    "हिन्दी",
+    "ไทย",
     # combining marks
-    "e\u0301", "a\u0308\u0323", "n\u0303", "\u0301", "Z\u0351\u0352\u0353",
+    "e\u0301",
+    "a\u0308\u0323",
+    "n\u0303",
+    "\u0301",
+    "Z\u0351\u0352\u0353",
     # whitespace runs
-    "   ", "\t\t", "\r\n", "\n\n\n", " \n ", "\u00a0", "\u3000", "\u2028", "\x0b\x0c", "        \n",
+    "   ",
+    "\t\t",
+    "\r\n",
+    "\n\n\n",
+    " \n ",
+    "\u00a0",
+    "\u3000",
+    "\u2028",
+    "\x0b\x0c",
+    "        \n",
     # special-token look-alikes
-    "<|endoftext|", "<|endoftext|>", "< |endoftext| >", "<|", "|>", "endoftext", "<||>", "<|endoftext|>>",
+    "<|endoftext|",
+    "<|endoftext|>",
+    "< |endoftext| >",
+    "<|",
+    "|>",
+    "endoftext",
+    "<||>",
+    "<|endoftext|>>",
     # contractions, numbers, punctuation
-    "'s", "'ll", "'VE", "don't", " 12345", "3.14159", "...", "!?", "$", "ab", " the",
+    "'s",
+    "'ll",
+    "'VE",
+    "don't",
+    " 12345",
+    "3.14159",
+    "...",
+    "!?",
+    "$",
+    "ab",
+    " the",
 ]
 
-mixed_text = st.lists(
-    st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), max_size=30
-).map("".join)
+mixed_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), max_size=30).map(
+    "".join
+)
 
 
 @st.composite
@@ -107,7 +155,9 @@ def trained() -> dict[str, BPETokenizer]:
 
 @pytest.fixture(scope="module")
 def gpt2(shared_data) -> BPETokenizer:
-    return load_gpt2_files(shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe")
+    return load_gpt2_files(
+        shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe"
+    )
 
 
 def all_strings_tokenizer(pattern: str, alphabet: str, max_len: int) -> BPETokenizer:
@@ -127,7 +177,9 @@ def all_strings_tokenizer(pattern: str, alphabet: str, max_len: int) -> BPEToken
 PIECE_ALPHABET = " \n\r'lsa1"
 piece_text = st.one_of(
     st.text(alphabet=PIECE_ALPHABET, max_size=60),
-    st.lists(st.sampled_from([*PIECE_ALPHABET, "'ll", "'s", "  ", " \n", "\r\n"]), max_size=30).map("".join),
+    st.lists(st.sampled_from([*PIECE_ALPHABET, "'ll", "'s", "  ", " \n", "\r\n"]), max_size=30).map(
+        "".join
+    ),
 )
 
 
@@ -167,8 +219,12 @@ def test_fast_trainer_equals_naive_trainer(pattern, texts, num_merges):
 
 @PATTERNS
 @settings(max_examples=25, deadline=None)
-@given(start=st.integers(0, 1_000_000), length=st.integers(200, 3000), num_merges=st.integers(20, 120))
-def test_fast_trainer_equals_naive_on_shakespeare_slices(pattern, shakespeare, start, length, num_merges):
+@given(
+    start=st.integers(0, 1_000_000), length=st.integers(200, 3000), num_merges=st.integers(20, 120)
+)
+def test_fast_trainer_equals_naive_on_shakespeare_slices(
+    pattern, shakespeare, start, length, num_merges
+):
     start %= len(shakespeare) - length
     texts = [shakespeare[start : start + length]]
     naive = train_naive(texts, num_merges, pattern)
@@ -210,8 +266,10 @@ def test_round_trip_emoji_cjk_marks_whitespace_and_lookalikes(trained, gpt2, tex
 
 
 @SETTINGS
-@given(ws=st.text(alphabet=" \t\r\n\u00a0\u3000\u2009\x0b\x0c\u2028\u0085", min_size=1, max_size=60),
-       word=st.sampled_from(["x", "word", "日本", "😀", "12", "!"]))
+@given(
+    ws=st.text(alphabet=" \t\r\n\u00a0\u3000\u2009\x0b\x0c\u2028\u0085", min_size=1, max_size=60),
+    word=st.sampled_from(["x", "word", "日本", "😀", "12", "!"]),
+)
 def test_round_trip_long_whitespace_runs(trained, gpt2, ws, word):
     text = word + ws + word + ws * 3 + word + ws
     for tok in (*trained.values(), gpt2):
@@ -253,7 +311,11 @@ def test_encode_iterable_accepts_any_iterable(trained, data, lines):
 # ----------------------------------------------------------------------------- (d) surrogates
 surrogate = st.integers(0xD800, 0xDFFF).map(chr)
 text_with_surrogates = st.lists(
-    st.one_of(surrogate, st.text(max_size=5), st.sampled_from(["😀", "\ud83d\ude00", "a\ud83d", "\ude00b"])),
+    st.one_of(
+        surrogate,
+        st.text(max_size=5),
+        st.sampled_from(["😀", "\ud83d\ude00", "a\ud83d", "\ude00b"]),
+    ),
     max_size=20,
 ).map("".join)
 

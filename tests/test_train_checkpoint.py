@@ -32,9 +32,15 @@ def make_state(step: int = 3) -> dict:
     _, loss = model(torch.randint(64, (2, 8)), torch.randint(64, (2, 8)))
     loss.backward()
     opt.step()
-    return {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "losses": [4.5, 4.25, 4.0], "eval_losses": {0: 4.6, 3: 4.1},
-            "rng": [rng_state()], "train_config": {"lr": 1e-3, "val_data": None}}
+    return {
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "losses": [4.5, 4.25, 4.0],
+        "eval_losses": {0: 4.6, 3: 4.1},
+        "rng": [rng_state()],
+        "train_config": {"lr": 1e-3, "val_data": None},
+    }
 
 
 def assert_same(a, b) -> None:

@@ -33,11 +33,22 @@ def make_config(folder: Path, **changes) -> Path:
     write_tokens(folder / "train.bin", data * 20, vocab_size=256)
     write_tokens(folder / "val.bin", data[::-1] + data * 2, vocab_size=256)
     config = {
-        "train_data": "train.bin", "val_data": "val.bin", "out_dir": "out",
+        "train_data": "train.bin",
+        "val_data": "val.bin",
+        "out_dir": "out",
         "model": {"n_layer": 2, "n_head": 2, "d_model": 32, "dropout": 0.1},
-        "batch_size": 4, "block_size": 16, "max_steps": MAX_STEPS, "lr": 3e-3,
-        "min_lr": 3e-4, "warmup_steps": 3, "eval_interval": 10, "eval_iters": 2,
-        "checkpoint_interval": 10, "seed": 7, "progress": False, **changes,
+        "batch_size": 4,
+        "block_size": 16,
+        "max_steps": MAX_STEPS,
+        "lr": 3e-3,
+        "min_lr": 3e-4,
+        "warmup_steps": 3,
+        "eval_interval": 10,
+        "eval_iters": 2,
+        "checkpoint_interval": 10,
+        "seed": 7,
+        "progress": False,
+        **changes,
     }
     path = folder / "run.json"
     path.write_text(json.dumps(config))
@@ -46,12 +57,16 @@ def make_config(folder: Path, **changes) -> Path:
 
 def run(config: Path, *args: str, launcher: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """`python -m [launcher -m] groundup.train --config config args...`, run in config's folder."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    }
     env["OMP_NUM_THREADS"] = "1"  # the same threading in every process, as torchrun sets
     cmd = [sys.executable, "-m", *launcher, "groundup.train", "--config", str(config), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180,
-                          cwd=config.parent, check=False)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=env, timeout=180, cwd=config.parent, check=False
+    )
 
 
 def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -87,13 +102,15 @@ def test_training_learns(reference) -> None:
     assert evals[30] < evals[0] - 1.5
     assert sum(ckpt["losses"][-5:]) < sum(ckpt["losses"][:5]) - 5 * 1.5
     assert ckpt["model_config"]["vocab_size"] == 256  # taken from the token file
-    assert ckpt["model_config"]["block_size"] == 16   # taken from the training block size
+    assert ckpt["model_config"]["block_size"] == 16  # taken from the training block size
     assert ckpt["train_config"]["max_steps"] == MAX_STEPS
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("kill_at", [pytest.param(5, marks=pytest.mark.slow),
-                                     pytest.param(20, marks=pytest.mark.slow), 25])
+@pytest.mark.parametrize(
+    "kill_at",
+    [pytest.param(5, marks=pytest.mark.slow), pytest.param(20, marks=pytest.mark.slow), 25],
+)
 def test_killed_and_resumed_run_reproduces_every_loss(reference, tmp_path, kill_at) -> None:
     """SIGKILL after step `kill_at` (before any checkpoint, right after one, between two),
     then `--resume`: the complete history equals the uninterrupted run's, bit for bit."""
@@ -102,8 +119,9 @@ def test_killed_and_resumed_run_reproduces_every_loss(reference, tmp_path, kill_
     killed = run(config, "--kill-at-step", str(kill_at))
     assert killed.returncode == -9, killed.stderr  # died of SIGKILL, mid-run
     out = tmp_path / "out"
-    assert latest_checkpoint(out) == (checkpoint_path(out, kill_at // 10 * 10)
-                                      if kill_at >= 10 else None)
+    assert latest_checkpoint(out) == (
+        checkpoint_path(out, kill_at // 10 * 10) if kill_at >= 10 else None
+    )
     # the debris of a write the kill interrupted is ignored
     out.mkdir(exist_ok=True)
     (out / ".ckpt_00000030.pt.x1y2z3.tmp").write_bytes(b"\x00" * 100)
@@ -116,6 +134,7 @@ def test_killed_and_resumed_run_reproduces_every_loss(reference, tmp_path, kill_
 
 
 # The refusals run `main` in this process: same code path, no interpreter start-up.
+
 
 def test_without_resume_an_existing_run_is_not_overwritten(reference, capsys) -> None:
     config, _ = reference
@@ -145,8 +164,9 @@ def test_resume_refuses_a_damaged_checkpoint(reference, tmp_path, capsys) -> Non
 def test_resume_refuses_another_model(reference, tmp_path, capsys) -> None:
     config, _ = reference
     shutil.copytree(config.parent, tmp_path, dirs_exist_ok=True)
-    assert main(["--config", str(tmp_path / "run.json"), "--resume",
-                 "--set", "model.d_model=48"]) == 1
+    assert (
+        main(["--config", str(tmp_path / "run.json"), "--resume", "--set", "model.d_model=48"]) == 1
+    )
     assert "model config" in capsys.readouterr().err
 
 
@@ -179,11 +199,18 @@ def test_ddp_two_ranks_average_gradients(tmp_path) -> None:
     same two batches: the same losses and weights, and both ranks end identical."""
     steps = "20"
     config = make_config(tmp_path, model={"n_layer": 2, "n_head": 2, "d_model": 32})
-    ddp = ok(run(config, "--max-steps", steps, "--out-dir", "ddp",
-                 launcher=("torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m")))
+    ddp = ok(
+        run(
+            config,
+            "--max-steps",
+            steps,
+            "--out-dir",
+            "ddp",
+            launcher=("torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"),
+        )
+    )
     assert ddp.stdout.count("done: 20 steps") == 1  # only rank 0 prints
-    single = ok(run(config, "--max-steps", steps, "--out-dir", "single",
-                    "--grad-accum-steps", "2"))
+    single = ok(run(config, "--max-steps", steps, "--out-dir", "single", "--grad-accum-steps", "2"))
     assert "done: 20 steps" in single.stdout
 
     a = load_checkpoint(latest_checkpoint(tmp_path / "ddp"))
@@ -192,8 +219,9 @@ def test_ddp_two_ranks_average_gradients(tmp_path) -> None:
     assert a["world_size"] == 2 and len(a["rng"]) == 2
     assert a["params_sha256"][0] == a["params_sha256"][1]  # the replicas never diverged
     assert a["eval_losses"][20] < a["eval_losses"][0] - 1.0  # and they learned
-    torch.testing.assert_close(torch.tensor(a["losses"]), torch.tensor(b["losses"]),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        torch.tensor(a["losses"]), torch.tensor(b["losses"]), rtol=1e-5, atol=1e-6
+    )
     for name, tensor in a["model"].items():
         torch.testing.assert_close(tensor, b["model"][name], rtol=1e-4, atol=1e-5, msg=name)
     for step, loss in a["eval_losses"].items():  # eval batches are split across the ranks

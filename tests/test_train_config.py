@@ -20,10 +20,18 @@ def write(path, data) -> str:
 
 def test_json_file_with_relative_paths(tmp_path) -> None:
     (tmp_path / "runs").mkdir()
-    path = write(tmp_path / "runs" / "a.json", {
-        "train_data": "data/train.bin", "val_data": "/abs/val.bin", "out_dir": "out",
-        "model": {"n_layer": 2}, "max_steps": 50, "lr": 1, "warmup_steps": 5.0,
-    })
+    path = write(
+        tmp_path / "runs" / "a.json",
+        {
+            "train_data": "data/train.bin",
+            "val_data": "/abs/val.bin",
+            "out_dir": "out",
+            "model": {"n_layer": 2},
+            "max_steps": 50,
+            "lr": 1,
+            "warmup_steps": 5.0,
+        },
+    )
     cfg = load_config(path)
     assert cfg.train_data == str(tmp_path / "runs" / "data" / "train.bin")
     assert cfg.val_data == "/abs/val.bin"
@@ -74,21 +82,40 @@ def test_file_errors(tmp_path) -> None:
 
 
 def test_overrides() -> None:
-    cfg = apply_overrides(TrainConfig(model={"n_layer": 2}, warmup_steps=10),
-                          {"max_steps": 30, "model.d_model": 64, "val_data": None})
+    cfg = apply_overrides(
+        TrainConfig(model={"n_layer": 2}, warmup_steps=10),
+        {"max_steps": 30, "model.d_model": 64, "val_data": None},
+    )
     assert cfg.max_steps == 30 and cfg.model == {"n_layer": 2, "d_model": 64}
     with pytest.raises(ValueError, match="unknown"):
         apply_overrides(cfg, {"nope": 1})
 
 
 def test_command_line(tmp_path) -> None:
-    path = write(tmp_path / "a.json", {"max_steps": 50, "warmup_steps": 5, "lr": 0.01,
-                                       "model": {"n_layer": 2}})
-    args = build_parser().parse_args([
-        "--config", path, "--max-steps", "20", "--lr", "3e-3", "--out-dir", "123",
-        "--no-progress", "--set", "model.n_layer=4", "--set", "model.norm=rmsnorm",
-        "--set", "val_data=null", "--resume",
-    ])
+    path = write(
+        tmp_path / "a.json",
+        {"max_steps": 50, "warmup_steps": 5, "lr": 0.01, "model": {"n_layer": 2}},
+    )
+    args = build_parser().parse_args(
+        [
+            "--config",
+            path,
+            "--max-steps",
+            "20",
+            "--lr",
+            "3e-3",
+            "--out-dir",
+            "123",
+            "--no-progress",
+            "--set",
+            "model.n_layer=4",
+            "--set",
+            "model.norm=rmsnorm",
+            "--set",
+            "val_data=null",
+            "--resume",
+        ]
+    )
     assert args.resume
     cfg = config_from_args(args)
     assert cfg.max_steps == 20 and cfg.lr == 3e-3 and cfg.progress is False

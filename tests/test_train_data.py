@@ -92,8 +92,10 @@ def test_flipped_byte_in_ids_fails_the_checksum(token_file) -> None:
         open_tokens(path)
 
 
-@pytest.mark.parametrize(("offset", "match"), [(0, "not a token file"), (8, "version"),
-                                               (12, "corrupted header"), (16, "promises")])
+@pytest.mark.parametrize(
+    ("offset", "match"),
+    [(0, "not a token file"), (8, "version"), (12, "corrupted header"), (16, "promises")],
+)
 def test_flipped_byte_in_header(token_file, offset: int, match: str) -> None:
     path, _ = token_file
     data = bytearray(path.read_bytes())
@@ -142,18 +144,21 @@ def test_batches_depend_only_on_seed_step_shard_stream(token_file) -> None:
     x2, y2 = BatchLoader(path, batch_size=8, block_size=16, seed=5).batch(7, shard=1)
     assert torch.equal(x1, x2) and torch.equal(y1, y2)
     others = [
-        loader.batch(7, shard=0),                                            # another rank
-        loader.batch(8, shard=1),                                            # another step
-        BatchLoader(path, 8, 16, seed=6).batch(7, shard=1),                  # another seed
-        BatchLoader(path, 8, 16, seed=5, stream=1).batch(7, shard=1),        # eval stream
+        loader.batch(7, shard=0),  # another rank
+        loader.batch(8, shard=1),  # another step
+        BatchLoader(path, 8, 16, seed=6).batch(7, shard=1),  # another seed
+        BatchLoader(path, 8, 16, seed=5, stream=1).batch(7, shard=1),  # eval stream
     ]
     for x, _ in others:
         assert not torch.equal(x, x1)
 
 
 def test_batch_generator_keys_are_well_mixed() -> None:
-    firsts = {torch.randint(2**62, (1,), generator=batch_generator(0, step, shard)).item()
-              for step in range(50) for shard in range(4)}
+    firsts = {
+        torch.randint(2**62, (1,), generator=batch_generator(0, step, shard)).item()
+        for step in range(50)
+        for shard in range(4)
+    }
     assert len(firsts) == 200
     with pytest.raises(ValueError, match="step"):
         batch_generator(0, -1)
@@ -168,3 +173,10 @@ def test_loader_validates_sizes(token_file, tmp_path) -> None:
         BatchLoader(path, batch_size=0, block_size=4)
     with pytest.raises(TokenFileError):
         BatchLoader(tmp_path / "missing.bin", 2, 4)
+
+
+@pytest.mark.parametrize("batch_size,block_size", [(0, 4), (2, 0), (-1, 4)])
+def test_get_batch_rejects_empty_shapes(batch_size, block_size):
+    tokens = np.arange(100, dtype=np.uint16)
+    with pytest.raises(ValueError, match="must be >= 1"):
+        get_batch(tokens, batch_size, block_size, torch.Generator().manual_seed(0))

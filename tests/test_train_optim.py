@@ -50,8 +50,9 @@ def test_adamw_decays_matrices_and_leaves_gains() -> None:
         p.grad = torch.zeros_like(p)  # no gradient: only weight decay moves anything
     opt.step()
     after = dict(model.named_parameters())
-    torch.testing.assert_close(after["blocks.0.attn.qkv.weight"],
-                               before["blocks.0.attn.qkv.weight"] * (1 - 0.1 * 0.5))
+    torch.testing.assert_close(
+        after["blocks.0.attn.qkv.weight"], before["blocks.0.attn.qkv.weight"] * (1 - 0.1 * 0.5)
+    )
     assert torch.equal(after["norm_f.weight"], before["norm_f.weight"])
     assert torch.equal(after["blocks.0.norm1.bias"], before["blocks.0.norm1.bias"])
 
@@ -101,3 +102,17 @@ def test_evaluate_is_deterministic_and_restores_mode(tmp_path) -> None:
     assert sum(parts) == pytest.approx(first)
     with pytest.raises(ValueError):
         evaluate(model, loader, iters=0)
+
+
+def test_frozen_parameters_are_left_out_of_the_groups():
+    from groundup.model import GPT, GPTConfig
+    from groundup.train.optim import param_groups
+
+    model = GPT(GPTConfig(vocab_size=32, block_size=8, n_layer=1, n_head=2, d_model=16))
+    model.tok_emb.weight.requires_grad_(False)  # also the tied head
+    model.blocks[0].norm1.bias.requires_grad_(False)
+    groups = param_groups(model, weight_decay=0.1)
+    grouped = {id(p) for g in groups for p in g["params"]}
+    assert id(model.tok_emb.weight) not in grouped
+    assert id(model.blocks[0].norm1.bias) not in grouped
+    assert len(grouped) == sum(1 for p in model.parameters() if p.requires_grad)

@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 from groundup.train import lr_at
 
 
-def lrs(max_steps: int, warmup: int, max_lr: float = 1e-3, min_lr: float = 1e-4,
-        extra: int = 0) -> list[float]:
-    return [lr_at(s, max_lr=max_lr, min_lr=min_lr, warmup_steps=warmup, max_steps=max_steps)
-            for s in range(max_steps + 1 + extra)]
+def lrs(
+    max_steps: int, warmup: int, max_lr: float = 1e-3, min_lr: float = 1e-4, extra: int = 0
+) -> list[float]:
+    return [
+        lr_at(s, max_lr=max_lr, min_lr=min_lr, warmup_steps=warmup, max_steps=max_steps)
+        for s in range(max_steps + 1 + extra)
+    ]
 
 
 def test_known_values() -> None:
@@ -24,7 +27,7 @@ def test_known_values() -> None:
     assert lr_at(4, **kw) == pytest.approx(0.5)
     assert lr_at(9, **kw) == pytest.approx(1.0)
     assert lr_at(10, **kw) == pytest.approx(1.0)
-    assert lr_at(60, **kw) == pytest.approx(0.5)           # halfway through the cosine
+    assert lr_at(60, **kw) == pytest.approx(0.5)  # halfway through the cosine
     assert lr_at(35, **kw) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
     assert lr_at(110, **kw) == 0.0
     assert lr_at(1000, **kw) == 0.0

@@ -31,7 +31,7 @@ class AblationRun:
     """One variant's training run and its scores."""
 
     name: str
-    changes: dict[str, Any]        # the GPTConfig fields changed from the site model
+    changes: dict[str, Any]  # the GPTConfig fields changed from the site model
     site: SiteModel
 
     @property

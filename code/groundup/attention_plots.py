@@ -30,7 +30,9 @@ def attention_map(
     T, S = w.shape
     key_labels = labels if key_labels is None else key_labels
     if len(labels) != T or len(key_labels) != S:
-        raise ValueError(f"{len(labels)} query and {len(key_labels)} key labels for weights {T}x{S}")
+        raise ValueError(
+            f"{len(labels)} query and {len(key_labels)} key labels for weights {T}x{S}"
+        )
     shown = w.numpy().copy()
     future = np.triu(np.ones((T, S), dtype=bool), k=S - T + 1)
     shown[future & (shown == 0)] = np.nan

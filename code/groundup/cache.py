@@ -32,6 +32,8 @@ def fingerprint(inputs: object, code: Iterable[ModuleType] = ()) -> str:
     return h.hexdigest()[:20]
 
 
-def cache_path(name: str, inputs: object, code: Iterable[ModuleType] = (), suffix: str = "") -> Path:
+def cache_path(
+    name: str, inputs: object, code: Iterable[ModuleType] = (), suffix: str = ""
+) -> Path:
     """Where the result `name` for these inputs and this code lives (may not exist yet)."""
     return cache_dir() / f"{name}-{fingerprint(inputs, code)}{suffix}"

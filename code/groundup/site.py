@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,15 @@ from groundup.atomic import atomic_write_text
 from groundup.cache import cache_path
 from groundup.corpus import load_corpus, split_corpus
 from groundup.model import GPT, GPTConfig
-from groundup.tokenizer import BPETokenizer, GPT4_SPLIT_PATTERN
-from groundup.train import TrainConfig, latest_checkpoint, load_checkpoint, open_tokens, train, write_tokens
+from groundup.tokenizer import GPT4_SPLIT_PATTERN, BPETokenizer
+from groundup.train import (
+    TrainConfig,
+    latest_checkpoint,
+    load_checkpoint,
+    open_tokens,
+    train,
+    write_tokens,
+)
 from groundup.train.heldout import heldout_loss, unigram_loss
 
 SITE_VOCAB_SIZE = 4096
@@ -51,14 +58,23 @@ _TOKENIZER_CODE = (
     groundup.tokenizer.train,
 )
 _MODEL_CODE = (
-    groundup.model.attention, groundup.model.block, groundup.model.config, groundup.model.gpt,
-    groundup.model.mlp, groundup.model.norms, groundup.model.positions,
-    groundup.train.checkpoint, groundup.train.data, groundup.train.loop, groundup.train.loss,
-    groundup.train.optim, groundup.train.schedule,
+    groundup.model.attention,
+    groundup.model.block,
+    groundup.model.config,
+    groundup.model.gpt,
+    groundup.model.mlp,
+    groundup.model.norms,
+    groundup.model.positions,
+    groundup.train.checkpoint,
+    groundup.train.data,
+    groundup.train.loop,
+    groundup.train.loss,
+    groundup.train.optim,
+    groundup.train.schedule,
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def site_corpus() -> tuple[str, str]:
     """The site's (train, held-out) text: the built-in corpus, last 10% held out."""
     return split_corpus(load_corpus(None), holdout=0.1)
@@ -84,6 +100,8 @@ def site_tokenizer(
     tok = BPETokenizer.train(train_text, vocab_size, pattern, special_tokens)
     tok.save(path)
     return tok
+
+
 # --8<-- [end:site_tokenizer]
 
 
@@ -91,9 +109,18 @@ def site_tokenizer(
 # --8<-- [start:site_model_config]
 SITE_MODEL = {"n_layer": 4, "n_head": 4, "d_model": 128, "dropout": 0.1}  # GPT-2 flavour
 SITE_TRAINING = {
-    "batch_size": 16, "block_size": 128, "max_steps": 600,
-    "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 60, "weight_decay": 0.1, "grad_clip": 1.0,
-    "eval_interval": 25, "eval_iters": 8, "checkpoint_interval": 100, "seed": 1337,
+    "batch_size": 16,
+    "block_size": 128,
+    "max_steps": 600,
+    "lr": 3e-3,
+    "min_lr": 3e-4,
+    "warmup_steps": 60,
+    "weight_decay": 0.1,
+    "grad_clip": 1.0,
+    "eval_interval": 25,
+    "eval_iters": 8,
+    "checkpoint_interval": 100,
+    "seed": 1337,
 }
 # --8<-- [end:site_model_config]
 
@@ -102,16 +129,16 @@ SITE_TRAINING = {
 class SiteModel:
     """The site's trained GPT, its tokenizer, and the record of its training run."""
 
-    model: GPT                    # in eval mode, on the CPU
+    model: GPT  # in eval mode, on the CPU
     tokenizer: BPETokenizer
     train_config: TrainConfig
-    losses: list[float]           # training loss of every update
+    losses: list[float]  # training loss of every update
     eval_losses: dict[int, float]  # step -> loss on fixed batches of the held-out text
-    train_seconds: float          # wall time of the training run that produced it
-    heldout_loss: float           # mean loss over every held-out token (nats per token)
-    unigram_loss: float           # the same for a unigram model of the training tokens
+    train_seconds: float  # wall time of the training run that produced it
+    heldout_loss: float  # mean loss over every held-out token (nats per token)
+    unigram_loss: float  # the same for a unigram model of the training tokens
     heldout_tokens: int
-    run_dir: Path                 # the run's folder in the cache (checkpoints, summary)
+    run_dir: Path  # the run's folder in the cache (checkpoints, summary)
 
 
 def site_token_files() -> tuple[Path, Path]:
@@ -128,13 +155,17 @@ def site_token_files() -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def site_run_config(out_dir: Path, model: dict[str, Any] | None = None,
-                    **training: Any) -> TrainConfig:
+def site_run_config(
+    out_dir: Path, model: dict[str, Any] | None = None, **training: Any
+) -> TrainConfig:
     """The TrainConfig of the site model (or of a variant with other model fields)."""
     train_path, heldout_path = site_token_files()
     return TrainConfig(
-        train_data=str(train_path), val_data=str(heldout_path), out_dir=str(out_dir),
-        model={**SITE_MODEL, **(model or {})}, progress=False,
+        train_data=str(train_path),
+        val_data=str(heldout_path),
+        out_dir=str(out_dir),
+        model={**SITE_MODEL, **(model or {})},
+        progress=False,
         **{**SITE_TRAINING, **training},
     )
 
@@ -155,36 +186,54 @@ def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> Sit
         started = time.perf_counter()
         train(config, resume=resumed is not None)
         seconds = time.perf_counter() - started
-        atomic_write_text(summary_path, json.dumps({
-            "train_seconds": seconds,
-            "resumed_from": None if resumed is None else resumed.name,
-        }))
+        atomic_write_text(
+            summary_path,
+            json.dumps(
+                {
+                    "train_seconds": seconds,
+                    "resumed_from": None if resumed is None else resumed.name,
+                }
+            ),
+        )
     return _load_run(run_dir)
+
+
 # --8<-- [end:load_site_model]
 
 
 def site_run_dir(model: dict[str, Any] | None = None, **training: Any) -> Path:
     """The cache folder of the site model's run, or of a variant's (same arguments as
     `load_site_model`). Its name hashes the settings, the token files and the code."""
-    key = {"model": {**SITE_MODEL, **(model or {})}, "training": {**SITE_TRAINING, **training},
-           "tokens": [p.name for p in site_token_files()]}
+    key = {
+        "model": {**SITE_MODEL, **(model or {})},
+        "training": {**SITE_TRAINING, **training},
+        "tokens": [p.name for p in site_token_files()],
+    }
     return cache_path("site-model", key, _MODEL_CODE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_run(run_dir: Path) -> SiteModel:
     summary = json.loads((run_dir / "summary.json").read_text())
     checkpoint = load_checkpoint(latest_checkpoint(run_dir))
     train_path, heldout_path = site_token_files()  # not the paths stored in the checkpoint:
-    config = TrainConfig(**{**checkpoint["train_config"], "out_dir": str(run_dir),  # the cache
-                            "train_data": str(train_path), "val_data": str(heldout_path)})  # may move
+    config = TrainConfig(
+        **{
+            **checkpoint["train_config"],
+            "out_dir": str(run_dir),  # the cache
+            "train_data": str(train_path),
+            "val_data": str(heldout_path),
+        }
+    )  # may move
     gpt = GPT(GPTConfig(**checkpoint["model_config"]))
     gpt.load_state_dict(checkpoint["model"])
     gpt.eval()
     train_ids = open_tokens(train_path)
     heldout_ids = open_tokens(heldout_path)
     return SiteModel(
-        model=gpt, tokenizer=site_tokenizer(), train_config=config,
+        model=gpt,
+        tokenizer=site_tokenizer(),
+        train_config=config,
         losses=list(checkpoint["losses"]),
         eval_losses={int(k): v for k, v in checkpoint["eval_losses"].items()},
         train_seconds=summary["train_seconds"],
@@ -196,4 +245,6 @@ def _load_run(run_dir: Path) -> SiteModel:
 
 
 def _tokenizer_key() -> str:
-    return hashlib.sha256(json.dumps(sorted((b.hex(), i) for b, i in site_tokenizer().ranks.items())).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(sorted((b.hex(), i) for b, i in site_tokenizer().ranks.items())).encode()
+    ).hexdigest()

@@ -39,4 +39,6 @@ def best_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> fl
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
 # --8<-- [end:best_time]

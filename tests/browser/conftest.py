@@ -26,8 +26,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("GROUNDUP_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -58,11 +64,22 @@ def built_site(tmp_path_factory: pytest.TempPathFactory, server_port: int) -> Pa
     address it will be served at: Material's instant navigation only takes over links
     that the sitemap lists, and those carry the build's `site_url`, port included."""
     out = tmp_path_factory.mktemp("browser-site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
-           "SITE_URL": f"http://127.0.0.1:{server_port}/",
-           "GROUNDUP_CACHE_DIR": os.environ.get("GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup"))}
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    env = {
+        **os.environ,
+        "NO_MKDOCS_2_WARNING": "1",
+        "SITE_URL": f"http://127.0.0.1:{server_port}/",
+        "GROUNDUP_CACHE_DIR": os.environ.get(
+            "GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup")
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     return out
 
@@ -87,8 +104,10 @@ def site_url(built_site: Path, server_port: int) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} not found: the browser tests need Debian's chromium "
-                    f"(apt-get install -y chromium), or GROUNDUP_CHROMIUM=/path/to/chromium")
+        pytest.fail(
+            f"{CHROMIUM} not found: the browser tests need Debian's chromium "
+            f"(apt-get install -y chromium), or GROUNDUP_CHROMIUM=/path/to/chromium"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

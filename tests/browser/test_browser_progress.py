@@ -22,8 +22,9 @@ from playwright.sync_api import expect
 def _browser_conftest():
     """This folder's conftest, for its `watch` and quiet handler (never imported by name:
     tests/conftest.py is a `conftest` too)."""
-    spec = importlib.util.spec_from_file_location("groundup_browser_conftest_progress",
-                                                  Path(__file__).with_name("conftest.py"))
+    spec = importlib.util.spec_from_file_location(
+        "groundup_browser_conftest_progress", Path(__file__).with_name("conftest.py")
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass needs it
     spec.loader.exec_module(module)
@@ -93,7 +94,9 @@ def test_mark_as_read_survives_reload_and_instant_navigation(context, root_url):
     page.wait_for_url(site_url + CHAPTER)
     assert_instant(page)
     expect(page.locator(f'.gu-summary [data-gu-count="{CHAPTER}"]')).to_have_text(f"1 of {m} read")
-    expect(page.locator(f'.gu-chip[data-gu-article="{ARTICLE}"]')).to_have_class("gu-chip gu-is-read")
+    expect(page.locator(f'.gu-chip[data-gu-article="{ARTICLE}"]')).to_have_class(
+        "gu-chip gu-is-read"
+    )
     expect(page.locator(".gu-chip.gu-is-read")).to_have_count(1)
     assert page.get_by_role("button", name="Mark as read").count() == 0
 
@@ -175,7 +178,9 @@ def serve(built_site: Path, root: Path, prefix: str) -> Iterator[str]:
     locs = re.findall(r"<loc>(.*?)</loc>", sitemap)
     home = min(locs, key=len)  # the site_url the site was built with
     assert all(loc.startswith(home) for loc in locs), home
-    (target / "sitemap.xml").write_text(sitemap.replace(f"<loc>{home}", f"<loc>{url}"), encoding="utf-8")
+    (target / "sitemap.xml").write_text(
+        sitemap.replace(f"<loc>{home}", f"<loc>{url}"), encoding="utf-8"
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield url

@@ -217,7 +217,9 @@ def test_feedback_is_readable_in_both_schemes(page, site_url, scheme):
         }
         for name, element in checked.items():
             ratio = element.evaluate(CONTRAST)
-            assert ratio >= 4.5, f"{scheme}, {'right' if correct else 'wrong'} answer: {name} {ratio:.2f}"
+            assert ratio >= 4.5, (
+                f"{scheme}, {'right' if correct else 'wrong'} answer: {name} {ratio:.2f}"
+            )
     assert page.watch.clean(), page.watch
 
 
@@ -265,8 +267,11 @@ def test_explanations_stay_out_of_the_search_index(built_site):
     answers away, are not (data-search-exclude)."""
     index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
     for chapter in ("tokenization", "transformer"):
-        text = _norm(" ".join(d["text"] for d in index["docs"]
-                              if d["location"].startswith(f"{chapter}/quiz/")))
+        text = _norm(
+            " ".join(
+                d["text"] for d in index["docs"] if d["location"].startswith(f"{chapter}/quiz/")
+            )
+        )
         quiz = yaml.safe_load((ROOT / "docs" / chapter / "quiz.yml").read_text(encoding="utf-8"))
         assert "Question 1 of" in text
         openings = [_norm(a["explanation"])[:30] for q in quiz["questions"] for a in q["answers"]]

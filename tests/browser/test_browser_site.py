@@ -35,8 +35,9 @@ def site_pages(built_site: Path) -> list[str]:
     return pages
 
 
-_SECTION = re.compile(r"-{1,}8<-{1,}[ \t]+\[[ \t]*(start|end)[ \t]*:[ \t]*([a-z][-_0-9a-z]*)[ \t]*\]",
-                      re.IGNORECASE)
+_SECTION = re.compile(
+    r"-{1,}8<-{1,}[ \t]+\[[ \t]*(start|end)[ \t]*:[ \t]*([a-z][-_0-9a-z]*)[ \t]*\]", re.IGNORECASE
+)
 
 
 def snippet_section(path: str, name: str) -> str:
@@ -84,15 +85,24 @@ def search_index_requested(requests: list[str]) -> bool:
 @pytest.mark.parametrize(
     "start,phrase,article,title",
     [
-        ("", "binary heap cannot cheaply change the priority",
-         "tokenization/bpe-under-the-hood/", "BPE, under the hood"),
-        ("tokenization/", "cannot extrapolate, amplify or negate",
-         "transformer/scaling/", "Scaling by sqrt(d_k), and the @V step"),
+        (
+            "",
+            "binary heap cannot cheaply change the priority",
+            "tokenization/bpe-under-the-hood/",
+            "BPE, under the hood",
+        ),
+        (
+            "tokenization/",
+            "cannot extrapolate, amplify or negate",
+            "transformer/scaling/",
+            "Scaling by sqrt(d_k), and the @V step",
+        ),
     ],
     ids=["tokenization", "transformer"],
 )
-def test_search_finds_an_article_by_a_phrase_from_its_text(page, site_url, start, phrase,
-                                                           article, title):
+def test_search_finds_an_article_by_a_phrase_from_its_text(
+    page, site_url, start, phrase, article, title
+):
     """Typing a phrase from an article into Material's search box lists that article
     (its link and title). Search runs in a web worker on the site's own index, which is
     fetched only once the reader starts to search (docs/javascripts/search-on-demand.js)."""
@@ -110,7 +120,10 @@ def test_search_finds_an_article_by_a_phrase_from_its_text(page, site_url, start
     try:  # results update as the query is typed: wait for the article's entry
         page.wait_for_function(
             "(path) => [...document.querySelectorAll('.md-search-result__list > li > a')]"
-            ".some(a => new URL(a.href).pathname === path)", arg=target, timeout=15_000)
+            ".some(a => new URL(a.href).pathname === path)",
+            arg=target,
+            timeout=15_000,
+        )
     except PlaywrightTimeoutError:
         listed = [li.locator("a").first.get_attribute("href") for li in results.all()]
         pytest.fail(f"searching {phrase!r} does not list {article}; it lists {listed}")
@@ -118,8 +131,11 @@ def test_search_finds_an_article_by_a_phrase_from_its_text(page, site_url, start
     assert title in entry.inner_text(), entry.inner_text()
 
     assert search_index_requested(requests), "results appeared without the site's index?"
-    assert any(urlsplit(w.url).path.startswith("/assets/javascripts/workers/search")
-               and w.url.startswith(site_url) for w in page.workers), page.workers
+    assert any(
+        urlsplit(w.url).path.startswith("/assets/javascripts/workers/search")
+        and w.url.startswith(site_url)
+        for w in page.workers
+    ), page.workers
     assert all(urlsplit(u).netloc == urlsplit(site_url).netloc for u in requests), requests
     assert page.watch.clean(), page.watch
 
@@ -145,7 +161,9 @@ def test_copy_button_copies_exactly_the_code_in_code_dir(page, site_url, article
     first_line = expected.splitlines()[0]
     index = page.evaluate(
         "(first) => [...document.querySelectorAll('div.highlight pre > code')]"
-        ".findIndex(c => c.textContent.trimStart().startsWith(first))", first_line)
+        ".findIndex(c => c.textContent.trimStart().startsWith(first))",
+        first_line,
+    )
     assert index >= 0, f"no code block on {article} starts with {first_line!r}"
     pre = page.locator("div.highlight pre").nth(index)
     page.evaluate("navigator.clipboard.writeText('not copied yet')")
@@ -158,7 +176,8 @@ def test_copy_button_copies_exactly_the_code_in_code_dir(page, site_url, article
         time.sleep(0.05)
         copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.rstrip("\n") == expected.rstrip("\n"), (
-        f"clipboard:\n{copied}\n---- {path}:{section}:\n{expected}")
+        f"clipboard:\n{copied}\n---- {path}:{section}:\n{expected}"
+    )
     assert page.watch.clean(), page.watch
 
 
@@ -192,7 +211,8 @@ def test_dark_mode_toggle_switches_persists_and_repaints(page, site_url):
     page.locator("a.md-footer__link--next").click()
     page.wait_for_url("**/transformer/multi-head-attention/")
     page.wait_for_function(  # the URL changes first, then the new content is swapped in
-        "document.querySelector('article h1')?.textContent.includes('Multi-head attention')")
+        "document.querySelector('article h1')?.textContent.includes('Multi-head attention')"
+    )
     assert page.evaluate("window.__groundupNoReload === true"), "that was not an instant navigation"
     assert scheme(page) == DARK, "the dark scheme did not survive an instant navigation"
     assert background(page) == dark_bg
@@ -212,22 +232,30 @@ def test_no_console_errors_and_no_foreign_requests_on_any_page(page, site_url, b
     or requests to any other origin, and every request it makes succeeds."""
     paths = [*site_pages(built_site), "404.html"]
     failed_requests: list[str] = []
-    page.on("response", lambda r: failed_requests.append(f"{r.status} {r.url}")
-            if r.status >= 400 else None)
+    page.on(
+        "response",
+        lambda r: failed_requests.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
     page.on("requestfailed", lambda r: failed_requests.append(f"failed {r.url}: {r.failure}"))
     w = page.watch
     failures = []
     for path in paths:
-        before = [len(w.console_errors), len(w.page_errors), len(w.foreign_requests),
-                  len(failed_requests)]
+        before = [
+            len(w.console_errors),
+            len(w.page_errors),
+            len(w.foreign_requests),
+            len(failed_requests),
+        ]
         response = page.goto(site_url + path)
         page.wait_for_load_state("networkidle")
         problems = []
         if response is None or response.status != 200:
             problems.append(f"status {response and response.status}")
-        for name, items, n in zip(("console error", "page error", "foreign request", "request"),
-                                  (w.console_errors, w.page_errors, w.foreign_requests,
-                                   failed_requests), before):
+        for name, items, n in zip(
+            ("console error", "page error", "foreign request", "request"),
+            (w.console_errors, w.page_errors, w.foreign_requests, failed_requests),
+            before,
+        ):
             problems += [f"{name}: {item}" for item in items[n:]]
         if problems:
             failures.append(f"/{path}:\n    " + "\n    ".join(problems))
@@ -243,8 +271,9 @@ def test_screenshots_in_both_schemes(browser, site_url, artifacts):
     ones through the reader's OS preference, which picks Material's slate scheme)."""
     written = {}
     for color_scheme, expected in (("light", LIGHT), ("dark", DARK)):
-        context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                      color_scheme=color_scheme)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, color_scheme=color_scheme
+        )
         try:
             page = context.new_page()
             for name, path in SCREENSHOTS.items():
@@ -321,8 +350,10 @@ def test_every_page_weighs_at_most_the_budget(browser, site_url, built_site, art
     lines = [
         f"# Page weights (first visit, uncompressed bytes; budget {BUDGET:,} per page)",
         "",
-        ("Sizes in kB (1 kB = 1,000 bytes), heaviest first. \"other\" is XHR/fetch"
-         " (sitemap.xml, the search index if a page fetched it), images and the like."),
+        (
+            'Sizes in kB (1 kB = 1,000 bytes), heaviest first. "other" is XHR/fetch'
+            " (sitemap.xml, the search index if a page fetched it), images and the like."
+        ),
         "",
         "| page | total | HTML | JS | CSS | fonts | other | within budget |",
         "|---|---:|---:|---:|---:|---:|---:|:---:|",

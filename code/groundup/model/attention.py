@@ -20,6 +20,8 @@ def causal_mask(t_q: int, t_k: int, device: torch.device | None = None) -> torch
     keys 0 .. i + (t_k - t_q): everything up to and including itself.
     """
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
+
+
 # --8<-- [end:causal_mask]
 
 
@@ -40,16 +42,18 @@ def scaled_dot_product_attention(
     zeroes random weights while training (and rescales the rest).
     """
     d_k = q.size(-1)
-    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)           # (B, H, T, S)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (B, H, T, S)
     if bias is not None:
         scores = scores + bias
     if causal:
         allowed = causal_mask(q.size(-2), k.size(-2), device=q.device)
-        scores = scores.masked_fill(~allowed, float("-inf"))    # no peeking ahead
-    weights = torch.softmax(scores, dim=-1)                       # rows sum to 1
+        scores = scores.masked_fill(~allowed, float("-inf"))  # no peeking ahead
+    weights = torch.softmax(scores, dim=-1)  # rows sum to 1
     if dropout > 0.0:
         weights = F.dropout(weights, p=dropout)
     return weights @ v, weights
+
+
 # --8<-- [end:sdpa]
 
 
@@ -73,7 +77,9 @@ class MultiHeadAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, q_dim + 2 * kv_dim, bias=config.bias)
         self.proj = nn.Linear(q_dim, config.d_model, bias=config.bias)
 
-    def heads(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def heads(
+        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Project x (B, T, C) to q (B, H, T, hd) and k, v (B, H, T, hd), KV heads repeated."""
         B, T, _ = x.shape
         q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_heads * self.head_dim
@@ -97,9 +103,17 @@ class MultiHeadAttention(nn.Module):
         B, T, _ = x.shape
         q, k, v = self.heads(x, rope)
         if self.use_sdpa:  # the same computation in one fused PyTorch kernel
-            mask = None if bias is None else bias.masked_fill(~causal_mask(T, T, x.device), float("-inf"))
+            mask = (
+                None
+                if bias is None
+                else bias.masked_fill(~causal_mask(T, T, x.device), float("-inf"))
+            )
             out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, is_causal=bias is None,
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                is_causal=bias is None,
                 dropout_p=self.dropout if self.training else 0.0,
             )
         else:
@@ -107,7 +121,8 @@ class MultiHeadAttention(nn.Module):
             out, _ = scaled_dot_product_attention(q, k, v, bias, dropout=dropout)
         out = out.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # concat heads
         return self.proj(out)
-# --8<-- [end:attention]
+
+    # --8<-- [end:attention]
 
     def attention_weights(
         self,

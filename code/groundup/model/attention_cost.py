@@ -12,8 +12,8 @@ from groundup.timing import best_time, one_thread
 
 class AttentionCost(NamedTuple):
     T: int
-    seconds: float        # best of `repeats` runs, one CPU thread
-    weight_bytes: int     # size of the (B, H, T, T) weights tensor the call returned
+    seconds: float  # best of `repeats` runs, one CPU thread
+    weight_bytes: int  # size of the (B, H, T, T) weights tensor the call returned
 
 
 # --8<-- [start:cost]
@@ -28,4 +28,6 @@ def attention_cost(T: int, head_dim: int = 64, repeats: int = 5, seed: int = 0) 
         seconds = best_time(lambda: scaled_dot_product_attention(q, k, v), repeats, warmup=0)
     _, weights = scaled_dot_product_attention(q, k, v)
     return AttentionCost(T, seconds, weights.numel() * weights.element_size())
+
+
 # --8<-- [end:cost]

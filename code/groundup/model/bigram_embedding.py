@@ -38,8 +38,8 @@ class BigramModel(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, dim: int) -> None:
         super().__init__()
-        self.emb = nn.Embedding(n_in, dim)        # E: one learned row per token
-        self.head = nn.Linear(dim, n_out)         # scores every possible next token
+        self.emb = nn.Embedding(n_in, dim)  # E: one learned row per token
+        self.head = nn.Linear(dim, n_out)  # scores every possible next token
         nn.init.normal_(self.emb.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -52,8 +52,10 @@ def bigram_loss(model: BigramModel, counts: torch.Tensor) -> torch.Tensor:
     counts[a, b] (n_in, n_out) is how often token b follows token a, so this is
     the average of -log p(b | a) over all adjacent pairs.
     """
-    log_p = F.log_softmax(model(torch.arange(counts.size(0))), dim=-1)   # (n_in, n_out)
+    log_p = F.log_softmax(model(torch.arange(counts.size(0))), dim=-1)  # (n_in, n_out)
     return -(counts * log_p).sum() / counts.sum()
+
+
 # --8<-- [end:bigram]
 
 
@@ -65,7 +67,7 @@ def bigram_counts(ids: torch.Tensor, n_tokens: int) -> tuple[torch.Tensor, torch
     """
     freq = torch.bincount(ids)
     top = torch.argsort(freq, descending=True, stable=True)[:n_tokens]
-    index = torch.full((freq.numel(),), n_tokens)   # id -> row; n_tokens = "other"
+    index = torch.full((freq.numel(),), n_tokens)  # id -> row; n_tokens = "other"
     index[top] = torch.arange(top.numel())
     a, b = index[ids[:-1]], index[ids[1:]]
     counts = torch.zeros(n_tokens + 1, n_tokens + 1)
@@ -77,11 +79,11 @@ def bigram_counts(ids: torch.Tensor, n_tokens: int) -> tuple[torch.Tensor, torch
 class BigramEmbedding:
     """A trained bigram model's embedding. Row r of `init` and `trained` belongs to token id `ids[r]`."""
 
-    ids: torch.Tensor        # (K,) token ids, most frequent first
-    init: torch.Tensor       # (K, dim) E before training
-    trained: torch.Tensor    # (K, dim) E after training
-    losses: list[float]      # the loss before each step, then after the last
-    coverage: float          # share of the corpus's bigrams whose first token has a row
+    ids: torch.Tensor  # (K,) token ids, most frequent first
+    init: torch.Tensor  # (K, dim) E before training
+    trained: torch.Tensor  # (K, dim) E after training
+    losses: list[float]  # the loss before each step, then after the last
+    coverage: float  # share of the corpus's bigrams whose first token has a row
 
     def row(self, token_id: int) -> int:
         """The row of E that belongs to `token_id` (KeyError if it has none)."""
@@ -92,8 +94,12 @@ class BigramEmbedding:
 
 
 def train_bigram(
-    ids: torch.Tensor, n_tokens: int = 1024, dim: int = 32, steps: int = 150,
-    lr: float = 0.05, seed: int = 0,
+    ids: torch.Tensor,
+    n_tokens: int = 1024,
+    dim: int = 32,
+    steps: int = 150,
+    lr: float = 0.05,
+    seed: int = 0,
 ) -> BigramEmbedding:
     """Train `BigramModel` full-batch with Adam on the bigrams of `ids` (a 1-D tensor)."""
     top, counts = bigram_counts(ids, n_tokens)

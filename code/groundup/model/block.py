@@ -58,4 +58,6 @@ class Block(nn.Module):
             m = self.dropout(self.mlp(self.norm2(x)))
             x = x + m if self.residual else m
         return x
+
+
 # --8<-- [end:block]

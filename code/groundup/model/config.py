@@ -23,25 +23,25 @@ class GPTConfig:
     """The shape and the choices of a decoder-only transformer."""
 
     vocab_size: int = 4096
-    block_size: int = 256             # context length: the most positions one forward sees
+    block_size: int = 256  # context length: the most positions one forward sees
     n_layer: int = 4
     n_head: int = 4
     d_model: int = 128
-    n_kv_heads: int | None = None     # key/value heads: None = n_head (MHA), 1 = MQA, else GQA
-    head_dim: int | None = None       # None = d_model // n_head
-    d_ff: int | None = None           # MLP hidden size; None = 4 * d_model
+    n_kv_heads: int | None = None  # key/value heads: None = n_head (MHA), 1 = MQA, else GQA
+    head_dim: int | None = None  # None = d_model // n_head
+    d_ff: int | None = None  # MLP hidden size; None = 4 * d_model
     norm: Norm = "layernorm"
     mlp: MLPKind = "gelu"
     gelu_approximate: Literal["none", "tanh"] = "tanh"  # GPT-2 uses the tanh approximation
     positions: Positions = "learned"
     rope_theta: float = 10_000.0
-    bias: bool = True                 # biases in the linear layers and norms
-    tie_weights: bool = True          # output head shares the token embedding matrix
-    residual: bool = True             # False only to show what residual connections do
+    bias: bool = True  # biases in the linear layers and norms
+    tie_weights: bool = True  # output head shares the token embedding matrix
+    residual: bool = True  # False only to show what residual connections do
     norm_eps: float = 1e-5
     dropout: float = 0.0
-    attention: Attention = "sdpa"     # "explicit" computes softmax(QK^T/sqrt(d_k))V step by step
-# --8<-- [end:config]
+    attention: Attention = "sdpa"  # "explicit" computes softmax(QK^T/sqrt(d_k))V step by step
+    # --8<-- [end:config]
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
@@ -85,8 +85,13 @@ class GPTConfig:
     def gpt2(cls, **overrides: Any) -> GPTConfig:
         """GPT-2's choices: LayerNorm, GELU (tanh), learned positions, biases, tied head."""
         defaults: dict[str, Any] = dict(
-            norm="layernorm", mlp="gelu", gelu_approximate="tanh", positions="learned",
-            bias=True, tie_weights=True, norm_eps=1e-5,
+            norm="layernorm",
+            mlp="gelu",
+            gelu_approximate="tanh",
+            positions="learned",
+            bias=True,
+            tie_weights=True,
+            norm_eps=1e-5,
         )
         return cls(**{**defaults, **overrides})
 
@@ -95,8 +100,13 @@ class GPTConfig:
         """Llama's choices: RMSNorm, SwiGLU, RoPE, no biases, untied head."""
         d_model = overrides.get("d_model", cls.d_model)
         defaults: dict[str, Any] = dict(
-            norm="rmsnorm", mlp="swiglu", positions="rope", bias=False, tie_weights=False,
-            norm_eps=1e-6, d_ff=_swiglu_hidden(d_model),
+            norm="rmsnorm",
+            mlp="swiglu",
+            positions="rope",
+            bias=False,
+            tie_weights=False,
+            norm_eps=1e-6,
+            d_ff=_swiglu_hidden(d_model),
         )
         return cls(**{**defaults, **overrides})
 

@@ -19,14 +19,14 @@ class ParameterCount:
     """Parameters of a `GPT`, by component. Block fields are per block."""
 
     n_layer: int
-    embedding: int      # token embedding E: V x d
-    positions: int      # learned position table: block_size x d (0 for RoPE, ALiBi, ...)
-    attn_qkv: int       # query, key and value projections
-    attn_proj: int      # the output projection of attention
-    mlp: int            # the feed-forward network
-    norms: int          # the block's two norms
-    final_norm: int     # the norm before the head
-    head: int           # output head W: V x d, or 0 when tied to E
+    embedding: int  # token embedding E: V x d
+    positions: int  # learned position table: block_size x d (0 for RoPE, ALiBi, ...)
+    attn_qkv: int  # query, key and value projections
+    attn_proj: int  # the output projection of attention
+    mlp: int  # the feed-forward network
+    norms: int  # the block's two norms
+    final_norm: int  # the norm before the head
+    head: int  # output head W: V x d, or 0 when tied to E
 
     @property
     def per_block(self) -> int:
@@ -55,11 +55,11 @@ def norm_params(config: GPTConfig) -> int:
 def parameter_count(config: GPTConfig) -> ParameterCount:
     """Count the parameters `GPT(config)` has, without building it."""
     d, V, ff, b = config.d_model, config.vocab_size, config.hidden_size, config.bias
-    q_dim = config.n_head * config.dim_per_head          # n_head query heads
-    kv_dim = config.kv_heads * config.dim_per_head       # n_kv_heads key and value heads
+    q_dim = config.n_head * config.dim_per_head  # n_head query heads
+    kv_dim = config.kv_heads * config.dim_per_head  # n_kv_heads key and value heads
     mlp = {
-        "gelu": linear_params(d, ff, b) + linear_params(ff, d, b),         # fc, proj
-        "swiglu": 2 * linear_params(d, ff, b) + linear_params(ff, d, b),   # gate, up, down
+        "gelu": linear_params(d, ff, b) + linear_params(ff, d, b),  # fc, proj
+        "swiglu": 2 * linear_params(d, ff, b) + linear_params(ff, d, b),  # gate, up, down
         "none": 0,
     }[config.mlp]
     return ParameterCount(
@@ -73,6 +73,8 @@ def parameter_count(config: GPTConfig) -> ParameterCount:
         final_norm=norm_params(config),
         head=0 if config.tie_weights else V * d,
     )
+
+
 # --8<-- [end:parameter_count]
 
 
@@ -82,9 +84,9 @@ class FlopCount:
     """Forward matmul FLOPs per token for a context of `context` tokens."""
 
     context: int
-    blocks: int         # 2 x (the weights of every block's linear layers)
-    attention: int      # 2 x 2 x T x (n_head * head_dim) per layer: scores and weighted sum
-    head: int           # 2 x V x d: a score for every vocabulary entry
+    blocks: int  # 2 x (the weights of every block's linear layers)
+    attention: int  # 2 x 2 x T x (n_head * head_dim) per layer: scores and weighted sum
+    head: int  # 2 x V x d: a score for every vocabulary entry
 
     @property
     def total(self) -> int:
@@ -99,8 +101,8 @@ def forward_flops_per_token(config: GPTConfig, context: int) -> FlopCount:
     computation does them."""
     if not 1 <= context <= config.block_size:
         raise ValueError(f"context must be in [1, block_size={config.block_size}], got {context}")
-    no_bias = parameter_count(config.replace(bias=False))   # biases are added, not multiplied
-    weights = no_bias.per_block - no_bias.norms              # one block's linear-layer weights
+    no_bias = parameter_count(config.replace(bias=False))  # biases are added, not multiplied
+    weights = no_bias.per_block - no_bias.norms  # one block's linear-layer weights
     attn_dim = config.n_head * config.dim_per_head
     return FlopCount(
         context=context,
@@ -108,6 +110,8 @@ def forward_flops_per_token(config: GPTConfig, context: int) -> FlopCount:
         attention=config.n_layer * 2 * 2 * context * attn_dim,
         head=2 * config.vocab_size * config.d_model,
     )
+
+
 # --8<-- [end:flops]
 
 
@@ -119,14 +123,17 @@ def training_flops(n_params: int, n_tokens: int) -> int:
 # --8<-- [start:shapes]
 def published_shapes() -> dict[str, GPTConfig]:
     """The shapes of released models, as configs (building one allocates nothing)."""
+
     def gpt2(n_layer: int, n_head: int, d_model: int) -> GPTConfig:
-        return GPTConfig.gpt2(vocab_size=50_257, block_size=1024,
-                              n_layer=n_layer, n_head=n_head, d_model=d_model)
+        return GPTConfig.gpt2(
+            vocab_size=50_257, block_size=1024, n_layer=n_layer, n_head=n_head, d_model=d_model
+        )
 
     def llama(n_layer: int, n_head: int, d_model: int, d_ff: int, **kw: object) -> GPTConfig:
         shape: dict[str, object] = {"vocab_size": 32_000, "block_size": 4096, "norm_eps": 1e-5}
-        return GPTConfig.llama(**{**shape, **kw}, n_layer=n_layer, n_head=n_head,
-                               d_model=d_model, d_ff=d_ff)
+        return GPTConfig.llama(
+            **{**shape, **kw}, n_layer=n_layer, n_head=n_head, d_model=d_model, d_ff=d_ff
+        )
 
     return {
         "GPT-2 small": gpt2(12, 12, 768),
@@ -136,7 +143,17 @@ def published_shapes() -> dict[str, GPTConfig]:
         "Llama 2 7B": llama(32, 32, 4096, 11_008),
         "Llama 2 13B": llama(40, 40, 5120, 13_824),
         "Llama 2 70B": llama(80, 64, 8192, 28_672, n_kv_heads=8),
-        "Llama 3 8B": llama(32, 32, 4096, 14_336, n_kv_heads=8, vocab_size=128_256,
-                            block_size=8192, rope_theta=500_000.0),
+        "Llama 3 8B": llama(
+            32,
+            32,
+            4096,
+            14_336,
+            n_kv_heads=8,
+            vocab_size=128_256,
+            block_size=8192,
+            rope_theta=500_000.0,
+        ),
     }
+
+
 # --8<-- [end:shapes]

@@ -39,6 +39,8 @@ class PostNormBlock(Block):
         if self.mlp is not None:
             x = self.norm2(x + self.dropout(self.mlp(x)))
         return x
+
+
 # --8<-- [end:post_norm]
 
 
@@ -78,11 +80,14 @@ def variance_preserving_init(model: GPT) -> GPT:
                 if module.bias is not None:
                     module.bias.zero_()
     return model
+
+
 # --8<-- [end:variance_preserving]
 
 
-def deep_model(config: GPTConfig, init: str = "gpt2", dtype: torch.dtype = torch.float64,
-               seed: int = 0) -> GPT:
+def deep_model(
+    config: GPTConfig, init: str = "gpt2", dtype: torch.dtype = torch.float64, seed: int = 0
+) -> GPT:
     """`GPT(config)` in eval mode (no dropout), with GPT-2's init or ("unit") the
     variance-preserving one, in `dtype` (float64 lets tiny gradients be seen, not
     rounded to 0)."""
@@ -95,21 +100,27 @@ def deep_model(config: GPTConfig, init: str = "gpt2", dtype: torch.dtype = torch
     return model.to(dtype).eval()
 
 
-def random_batch(config: GPTConfig, batch_size: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def random_batch(
+    config: GPTConfig, batch_size: int = 4, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random token ids and random targets, (batch_size, block_size) each."""
     g = torch.Generator().manual_seed(seed)
     shape = (batch_size, config.block_size)
-    return (torch.randint(0, config.vocab_size, shape, generator=g),
-            torch.randint(0, config.vocab_size, shape, generator=g))
+    return (
+        torch.randint(0, config.vocab_size, shape, generator=g),
+        torch.randint(0, config.vocab_size, shape, generator=g),
+    )
 
 
 def _capture_inputs(modules: list[nn.Module], store: list[torch.Tensor]) -> list:
     """Hooks that keep the input of each module (with its gradient retained)."""
+
     def hook(module: nn.Module, args: tuple) -> None:
         x = args[0]
         if x.requires_grad:
             x.retain_grad()
         store.append(x)
+
     return [m.register_forward_pre_hook(hook) for m in modules]
 
 
@@ -119,7 +130,7 @@ class GradientFlow:
     """One backward pass through a stack, seen block by block (block 0 first)."""
 
     param_norms: list[float]  # ||dL/dθ|| over each block's parameters
-    alignment: list[float]    # cosine between dL/dx at each block's input and at the top
+    alignment: list[float]  # cosine between dL/dx at each block's input and at the top
 
 
 def gradient_flow(model: GPT, idx: torch.Tensor, targets: torch.Tensor) -> GradientFlow:
@@ -141,11 +152,19 @@ def gradient_flow(model: GPT, idx: torch.Tensor, targets: torch.Tensor) -> Gradi
     top = inputs[-1].grad.flatten()
     alignment = [F.cosine_similarity(x.grad.flatten(), top, dim=0).item() for x in inputs[:-1]]
     param_norms = [
-        math.sqrt(sum(p.grad.double().pow(2).sum().item() for p in block.parameters() if p.grad is not None))
+        math.sqrt(
+            sum(
+                p.grad.double().pow(2).sum().item()
+                for p in block.parameters()
+                if p.grad is not None
+            )
+        )
         for block in model.blocks
     ]
     model.zero_grad(set_to_none=True)
     return GradientFlow(param_norms, alignment)
+
+
 # --8<-- [end:gradient_flow]
 
 
@@ -162,5 +181,6 @@ def stream_rms(model: GPT, idx: torch.Tensor) -> list[float]:
         for h in hooks:
             h.remove()
     return [x.double().pow(2).mean().sqrt().item() for x in inputs]
-# --8<-- [end:stream_rms]
 
+
+# --8<-- [end:stream_rms]

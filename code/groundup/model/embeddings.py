@@ -29,6 +29,8 @@ def embed_one_hot(ids: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
     """The same lookup as a matrix product: one-hot rows (B, T, V) @ E (V, C) -> (B, T, C)."""
     one_hot = F.one_hot(ids, num_classes=E.size(0)).to(E.dtype)  # a single 1 per row
     return one_hot @ E
+
+
 # --8<-- [end:lookup]
 
 
@@ -38,6 +40,8 @@ def embedding_parameters(config: GPTConfig) -> int:
     many again for the output head unless the two share one matrix (tied)."""
     per_matrix = config.vocab_size * config.d_model
     return per_matrix if config.tie_weights else 2 * per_matrix
+
+
 # --8<-- [end:cost]
 
 
@@ -45,6 +49,8 @@ def embedding_parameters(config: GPTConfig) -> int:
 def rows_with_gradient(grad: torch.Tensor) -> list[int]:
     """The ids whose row of an embedding gradient (V, C) is not all zeros, sorted."""
     return grad.ne(0).any(dim=1).nonzero().flatten().tolist()
+
+
 # --8<-- [end:grad_rows]
 
 
@@ -55,7 +61,11 @@ def rows_changed(before: torch.Tensor, after: torch.Tensor) -> list[int]:
 
 def rows_moved_by_second_step(
     make_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
-    vocab_size: int, dim: int, first: torch.Tensor, second: torch.Tensor, seed: int = 0,
+    vocab_size: int,
+    dim: int,
+    first: torch.Tensor,
+    second: torch.Tensor,
+    seed: int = 0,
 ) -> list[int]:
     """Take one optimizer step on the ids `first`, then one on `second`; return
     the rows of the embedding that the second step changed.
@@ -77,7 +87,7 @@ def rows_moved_by_second_step(
 # --8<-- [start:geometry]
 def cosine_similarity(E: torch.Tensor, i: int) -> torch.Tensor:
     """cos(E_i, E_j) for every row j of E (V, C): (V,), each in [-1, 1]."""
-    unit = F.normalize(E, dim=-1)                         # every row scaled to length 1
+    unit = F.normalize(E, dim=-1)  # every row scaled to length 1
     return unit @ unit[i]
 
 
@@ -87,6 +97,8 @@ def nearest(E: torch.Tensor, i: int, k: int = 5) -> list[tuple[int, float]]:
     sims[i] = float("-inf")
     top = sims.topk(k)
     return list(zip(top.indices.tolist(), top.values.tolist()))
+
+
 # --8<-- [end:geometry]
 
 
@@ -97,7 +109,7 @@ def pca_2d(X: torch.Tensor) -> torch.Tensor:
     that a plot does not flip between runs.
     """
     centred = X - X.mean(dim=0, keepdim=True)
-    _, _, Vh = torch.linalg.svd(centred, full_matrices=False)      # rows of Vh: directions
+    _, _, Vh = torch.linalg.svd(centred, full_matrices=False)  # rows of Vh: directions
     axes = Vh[:2]
     signs = axes.gather(1, axes.abs().argmax(dim=1, keepdim=True)).sign()
     return centred @ (axes * signs).T

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 def full_mask(t_q: int, t_k: int, device: torch.device | None = None) -> torch.Tensor:
     """(t_q, t_k) bool, all True: every query may attend to every key (an encoder)."""
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device)
+
+
 # --8<-- [end:full_mask]
 
 
@@ -47,10 +49,12 @@ def self_attention(
     With causal=True this computes exactly `attn(x, rope, bias)`.
     """
     B, T, _ = x.shape
-    q, k, v = attn.heads(x, rope)                                    # (B, H, T, hd) each
+    q, k, v = attn.heads(x, rope)  # (B, H, T, hd) each
     out, weights = scaled_dot_product_attention(q, k, v, bias, causal=causal)
     out = out.transpose(1, 2).reshape(B, T, attn.n_head * attn.head_dim)
     return attn.proj(out), weights
+
+
 # --8<-- [end:self_attention]
 
 
@@ -75,6 +79,8 @@ class EncoderLayer(nn.Module):
         x = self.norm1(x + a)
         x = self.norm2(x + self.mlp(x))
         return x, weights
+
+
 # --8<-- [end:encoder_layer]
 
 
@@ -118,10 +124,17 @@ def bert_config(hf: dict) -> GPTConfig:
     if hf.get("position_embedding_type", "absolute") != "absolute":
         raise ValueError("only absolute (learned) position embeddings are supported")
     return GPTConfig(
-        vocab_size=hf["vocab_size"], block_size=hf["max_position_embeddings"],
-        n_layer=hf["num_hidden_layers"], n_head=hf["num_attention_heads"],
-        d_model=hf["hidden_size"], d_ff=hf["intermediate_size"], gelu_approximate="none",
-        norm_eps=hf["layer_norm_eps"], bias=True, positions="learned", attention="explicit",
+        vocab_size=hf["vocab_size"],
+        block_size=hf["max_position_embeddings"],
+        n_layer=hf["num_hidden_layers"],
+        n_head=hf["num_attention_heads"],
+        d_model=hf["hidden_size"],
+        d_ff=hf["intermediate_size"],
+        gelu_approximate="none",
+        norm_eps=hf["layer_norm_eps"],
+        bias=True,
+        positions="learned",
+        attention="explicit",
     )
 
 
@@ -134,8 +147,10 @@ def bert_state_dict(sd: dict[str, torch.Tensor], config: GPTConfig) -> dict[str,
     e = "embeddings."
     out = {
         "tok_emb.weight": sd[e + "word_embeddings.weight"],
-        "pos_emb.weight": sd[e + "position_embeddings.weight"] + sd[e + "token_type_embeddings.weight"][0],
-        "norm_emb.weight": sd[e + "LayerNorm.weight"], "norm_emb.bias": sd[e + "LayerNorm.bias"],
+        "pos_emb.weight": sd[e + "position_embeddings.weight"]
+        + sd[e + "token_type_embeddings.weight"][0],
+        "norm_emb.weight": sd[e + "LayerNorm.weight"],
+        "norm_emb.bias": sd[e + "LayerNorm.bias"],
     }
     for i in range(config.n_layer):
         h, b = f"encoder.layer.{i}.", f"layers.{i}."

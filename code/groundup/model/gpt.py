@@ -50,7 +50,7 @@ class GPT(nn.Module):
         cross-entropy against targets (B, T) if given (ids of -100 are ignored)."""
         self._check_ids(idx)
         T = idx.size(1)
-        x = self.tok_emb(idx)                                    # (B, T, C)
+        x = self.tok_emb(idx)  # (B, T, C)
         if self.config.positions == "learned":
             x = x + self.pos_emb(torch.arange(T, device=idx.device))
         if self.config.positions == "sinusoidal":
@@ -60,12 +60,13 @@ class GPT(nn.Module):
         x = self.dropout(x)
         for block in self.blocks:
             x = block(x, rope, bias)
-        logits = self.head(self.norm_f(x))                       # (B, T, V)
+        logits = self.head(self.norm_f(x))  # (B, T, V)
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
         return logits, loss
-# --8<-- [end:gpt]
+
+    # --8<-- [end:gpt]
 
     # --8<-- [start:generate]
     @torch.no_grad()
@@ -85,7 +86,7 @@ class GPT(nn.Module):
         """
         for _ in range(max_new_tokens):
             context = idx[:, -self.config.block_size :]
-            logits = self(context)[0][:, -1, :]                   # (B, V): the next id's scores
+            logits = self(context)[0][:, -1, :]  # (B, V): the next id's scores
             if temperature == 0.0:
                 next_id = logits.argmax(dim=-1, keepdim=True)
             else:
@@ -97,6 +98,7 @@ class GPT(nn.Module):
                 next_id = torch.multinomial(probs, 1, generator=generator)
             idx = torch.cat([idx, next_id], dim=1)
         return idx
+
     # --8<-- [end:generate]
 
     # ------------------------------------------------------------------ helpers

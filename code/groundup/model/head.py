@@ -39,6 +39,8 @@ def next_token_probs(model: GPT, idx: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         logits, _ = model(idx)
     return torch.softmax(logits[:, -1, :], dim=-1)
+
+
 # --8<-- [end:head]
 
 
@@ -63,6 +65,8 @@ def tying_savings(config: GPTConfig) -> tuple[int, int]:
     tied = GPT(config.replace(tie_weights=True)).num_parameters()
     untied = GPT(config.replace(tie_weights=False)).num_parameters()
     return tied, untied
+
+
 # --8<-- [end:tying]
 
 

@@ -31,9 +31,14 @@ def config_from_hf(hf: dict[str, Any]) -> GPTConfig:
         if hf.get("scale_attn_by_inverse_layer_idx") or not hf.get("scale_attn_weights", True):
             raise ValueError("only GPT-2's standard attention scaling is supported")
         return GPTConfig.gpt2(
-            vocab_size=hf["vocab_size"], block_size=hf["n_positions"], n_layer=hf["n_layer"],
-            n_head=hf["n_head"], d_model=hf["n_embd"], d_ff=hf.get("n_inner"),
-            gelu_approximate=_GELU[act], norm_eps=hf.get("layer_norm_epsilon", 1e-5),
+            vocab_size=hf["vocab_size"],
+            block_size=hf["n_positions"],
+            n_layer=hf["n_layer"],
+            n_head=hf["n_head"],
+            d_model=hf["n_embd"],
+            d_ff=hf.get("n_inner"),
+            gelu_approximate=_GELU[act],
+            norm_eps=hf.get("layer_norm_epsilon", 1e-5),
             tie_weights=hf.get("tie_word_embeddings", True),
         )
     if kind == "llama":
@@ -45,11 +50,15 @@ def config_from_hf(hf: dict[str, Any]) -> GPTConfig:
         if hf.get("attention_bias", False) != hf.get("mlp_bias", False):
             raise ValueError("attention_bias and mlp_bias must agree (one `bias` flag here)")
         return GPTConfig.llama(
-            vocab_size=hf["vocab_size"], block_size=hf["max_position_embeddings"],
-            n_layer=hf["num_hidden_layers"], n_head=hf["num_attention_heads"],
+            vocab_size=hf["vocab_size"],
+            block_size=hf["max_position_embeddings"],
+            n_layer=hf["num_hidden_layers"],
+            n_head=hf["num_attention_heads"],
             n_kv_heads=hf.get("num_key_value_heads") or hf["num_attention_heads"],
-            d_model=hf["hidden_size"], head_dim=hf.get("head_dim"),
-            d_ff=hf["intermediate_size"], norm_eps=hf.get("rms_norm_eps", 1e-6),
+            d_model=hf["hidden_size"],
+            head_dim=hf.get("head_dim"),
+            d_ff=hf["intermediate_size"],
+            norm_eps=hf.get("rms_norm_eps", 1e-6),
             rope_theta=rope.get("rope_theta", hf.get("rope_theta", 10_000.0)),
             bias=hf.get("attention_bias", False),
             tie_weights=hf.get("tie_word_embeddings", False),
@@ -62,20 +71,29 @@ def gpt2_state_dict(hf: dict[str, torch.Tensor], config: GPTConfig) -> dict[str,
     """Rename GPT-2's tensors to ours. GPT-2 stores linear weights as (in, out)
     ("Conv1D"), so those are transposed to nn.Linear's (out, in)."""
     sd = {k.removeprefix("transformer."): v for k, v in hf.items()}
-    out = {"tok_emb.weight": sd["wte.weight"], "pos_emb.weight": sd["wpe.weight"],
-           "norm_f.weight": sd["ln_f.weight"], "norm_f.bias": sd["ln_f.bias"]}
+    out = {
+        "tok_emb.weight": sd["wte.weight"],
+        "pos_emb.weight": sd["wpe.weight"],
+        "norm_f.weight": sd["ln_f.weight"],
+        "norm_f.bias": sd["ln_f.bias"],
+    }
     for i in range(config.n_layer):
         h, b = f"h.{i}.", f"blocks.{i}."
         for ours, theirs, transpose in [
-            ("norm1", "ln_1", False), ("attn.qkv", "attn.c_attn", True),
-            ("attn.proj", "attn.c_proj", True), ("norm2", "ln_2", False),
-            ("mlp.fc", "mlp.c_fc", True), ("mlp.proj", "mlp.c_proj", True),
+            ("norm1", "ln_1", False),
+            ("attn.qkv", "attn.c_attn", True),
+            ("attn.proj", "attn.c_proj", True),
+            ("norm2", "ln_2", False),
+            ("mlp.fc", "mlp.c_fc", True),
+            ("mlp.proj", "mlp.c_proj", True),
         ]:
             weight = sd[h + theirs + ".weight"]
             out[b + ours + ".weight"] = weight.t() if transpose else weight
             out[b + ours + ".bias"] = sd[h + theirs + ".bias"]
     out["head.weight"] = sd.get("lm_head.weight", sd["wte.weight"])
     return out
+
+
 # --8<-- [end:gpt2_weights]
 
 
@@ -88,7 +106,8 @@ def llama_state_dict(hf: dict[str, torch.Tensor], config: GPTConfig) -> dict[str
         h, b = f"layers.{i}.", f"blocks.{i}."
         attn = h + "self_attn."
         out[b + "attn.qkv.weight"] = torch.cat(
-            [sd[attn + p + ".weight"] for p in ("q_proj", "k_proj", "v_proj")])
+            [sd[attn + p + ".weight"] for p in ("q_proj", "k_proj", "v_proj")]
+        )
         out[b + "attn.proj.weight"] = sd[attn + "o_proj.weight"]
         out[b + "norm1.weight"] = sd[h + "input_layernorm.weight"]
         out[b + "norm2.weight"] = sd[h + "post_attention_layernorm.weight"]
@@ -96,12 +115,15 @@ def llama_state_dict(hf: dict[str, torch.Tensor], config: GPTConfig) -> dict[str
             out[b + f"mlp.{name}.weight"] = sd[h + f"mlp.{name}_proj.weight"]
         if config.bias:
             out[b + "attn.qkv.bias"] = torch.cat(
-                [sd[attn + p + ".bias"] for p in ("q_proj", "k_proj", "v_proj")])
+                [sd[attn + p + ".bias"] for p in ("q_proj", "k_proj", "v_proj")]
+            )
             out[b + "attn.proj.bias"] = sd[attn + "o_proj.bias"]
             for name in ("gate", "up", "down"):
                 out[b + f"mlp.{name}.bias"] = sd[h + f"mlp.{name}_proj.bias"]
     out["head.weight"] = sd.get("lm_head.weight", sd["embed_tokens.weight"])
     return out
+
+
 # --8<-- [end:llama_weights]
 
 
@@ -111,7 +133,9 @@ def _build(hf_config: dict[str, Any], hf_state: dict[str, torch.Tensor]) -> GPT:
     try:
         state = convert(hf_state, config)
     except KeyError as e:
-        raise ValueError(f"checkpoint is missing tensor {e.args[0]!r} for {hf_config['model_type']}") from None
+        raise ValueError(
+            f"checkpoint is missing tensor {e.args[0]!r} for {hf_config['model_type']}"
+        ) from None
     model = GPT(config)
     dtype = next(iter(hf_state.values())).dtype
     model.to(dtype)

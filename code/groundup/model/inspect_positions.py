@@ -48,9 +48,11 @@ def sinusoidal_shift(k: int, dim: int) -> torch.Tensor:
     inv_freq = 10_000.0 ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
     c, s = torch.cos(k * inv_freq), torch.sin(k * inv_freq)
     M = torch.zeros(dim, dim, dtype=torch.float64)
-    M[0::2, 0::2], M[0::2, 1::2] = torch.diag(c), torch.diag(s)     # new sin
-    M[1::2, 0::2], M[1::2, 1::2] = torch.diag(-s), torch.diag(c)    # new cos
+    M[0::2, 0::2], M[0::2, 1::2] = torch.diag(c), torch.diag(s)  # new sin
+    M[1::2, 0::2], M[1::2, 1::2] = torch.diag(-s), torch.diag(c)  # new cos
     return M.float()
+
+
 # --8<-- [end:shift]
 
 
@@ -62,7 +64,11 @@ def rope_at(x: torch.Tensor, position: int, theta: float = 10_000.0) -> torch.Te
 
 # --8<-- [start:rope_offset]
 def rope_scores_by_offset(
-    q: torch.Tensor, k: torch.Tensor, n_offsets: int, start: int = 0, theta: float = 10_000.0,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    n_offsets: int,
+    start: int = 0,
+    theta: float = 10_000.0,
 ) -> torch.Tensor:
     """q . k after RoPE, with k at position `start` and q at start + 0, 1, ..., n_offsets - 1.
 
@@ -70,9 +76,13 @@ def rope_scores_by_offset(
     result does not depend on `start`: only the offset between q and k matters.
     """
     cos, sin = rope_angles(start + n_offsets, q.numel(), theta)
-    qs = apply_rope(q.expand(1, 1, start + n_offsets, -1), cos, sin)[0, 0, start:]   # (n, hd)
-    k_rot = apply_rope(k.expand(1, 1, start + 1, -1), cos[: start + 1], sin[: start + 1])[0, 0, start]
+    qs = apply_rope(q.expand(1, 1, start + n_offsets, -1), cos, sin)[0, 0, start:]  # (n, hd)
+    k_rot = apply_rope(k.expand(1, 1, start + 1, -1), cos[: start + 1], sin[: start + 1])[
+        0, 0, start
+    ]
     return qs @ k_rot
+
+
 # --8<-- [end:rope_offset]
 
 
@@ -84,10 +94,10 @@ def apply_rope_interleaved(x: torch.Tensor, theta: float = 10_000.0) -> torch.Te
     a complex number and multiplied by e^(i p w) at position p.
     """
     T, hd = x.shape[-2:]
-    inv_freq = theta ** (-torch.arange(0, hd, 2, dtype=torch.float32) / hd)         # (hd/2,)
-    angles = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)             # (T, hd/2)
-    turn = torch.polar(torch.ones_like(angles), angles)                              # e^(i p w)
-    pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], hd // 2, 2))     # (..., T, hd/2)
+    inv_freq = theta ** (-torch.arange(0, hd, 2, dtype=torch.float32) / hd)  # (hd/2,)
+    angles = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)  # (T, hd/2)
+    turn = torch.polar(torch.ones_like(angles), angles)  # e^(i p w)
+    pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], hd // 2, 2))  # (..., T, hd/2)
     return torch.view_as_real(pairs * turn).flatten(-2).type_as(x)
 
 
@@ -98,6 +108,8 @@ def interleaved_to_halves(head_dim: int) -> torch.Tensor:
     the pair that `apply_rope` (rotate-half, Hugging Face's layout) rotates.
     """
     return torch.cat([torch.arange(0, head_dim, 2), torch.arange(1, head_dim, 2)])
+
+
 # --8<-- [end:rope_interleaved]
 
 
@@ -109,13 +121,15 @@ def alibi_weights_without_content(n_head: int, n_positions: int) -> torch.Tensor
     This is softmax of the last row of `alibi_bias(n_head, n_positions)`, computed
     without building the (H, T, T) matrix.
     """
-    distance = torch.arange(n_positions - 1, -1, -1, dtype=torch.float32)    # key j: T - 1 - j
+    distance = torch.arange(n_positions - 1, -1, -1, dtype=torch.float32)  # key j: T - 1 - j
     return torch.softmax(-alibi_slopes(n_head)[:, None] * distance, dim=-1)
 
 
 def mass_beyond(weights: torch.Tensor, distance: int) -> torch.Tensor:
     """The attention (H, T) that the last query puts on keys more than `distance` back: (H,)."""
     T = weights.size(-1)
-    back = torch.arange(T - 1, -1, -1)                        # distance of key j: T - 1 - j
+    back = torch.arange(T - 1, -1, -1)  # distance of key j: T - 1 - j
     return weights[..., back > distance].sum(-1)
+
+
 # --8<-- [end:alibi_reach]

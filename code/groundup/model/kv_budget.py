@@ -20,6 +20,8 @@ def kv_cache_bytes_per_token(config: GPTConfig, bytes_per_value: int = 2) -> int
     """Bytes one token adds to the KV cache: in every layer, one key and one value
     vector of head_dim numbers per KV head (2 bytes a number in fp16 or bf16)."""
     return 2 * config.n_layer * config.kv_heads * config.dim_per_head * bytes_per_value
+
+
 # --8<-- [end:kv_bytes]
 
 

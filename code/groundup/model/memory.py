@@ -67,12 +67,12 @@ WARMUP_SEQ_LEN = 16
 class PeakMemory:
     """One measurement of a step's peak memory, in bytes."""
 
-    extra_bytes: int        # peak RSS during the step minus the RSS just before it
-    rss_before_bytes: int   # the baseline: RSS after setup, just before the step
-    peak_rss_bytes: int     # the peak RSS while the step ran
-    reset: bool             # True: the high-water mark was reset before the step
-    floor_bytes: int        # extra peaks below this are invisible (0 when reset)
-    seconds: float          # wall time of the step
+    extra_bytes: int  # peak RSS during the step minus the RSS just before it
+    rss_before_bytes: int  # the baseline: RSS after setup, just before the step
+    peak_rss_bytes: int  # the peak RSS while the step ran
+    reset: bool  # True: the high-water mark was reset before the step
+    floor_bytes: int  # extra peaks below this are invisible (0 when reset)
+    seconds: float  # wall time of the step
 
     @property
     def extra_mb(self) -> float:
@@ -204,18 +204,32 @@ def attention_peak_memory(
     """
     spec = {
         "config": {k: v for k, v in asdict(config).items()},
-        "seq_len": seq_len, "batch": batch, "backward": backward,
-        "threads": threads, "seed": seed,
+        "seq_len": seq_len,
+        "batch": batch,
+        "backward": backward,
+        "threads": threads,
+        "seed": seed,
     }
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
-           "OMP_NUM_THREADS": str(threads)}
+    env = {
+        **os.environ,
+        "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
+        "OMP_NUM_THREADS": str(threads),
+    }
     code = "from groundup.model.memory import _child_main; _child_main()"
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("PEAK_MEMORY ")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"memory measurement failed (exit {proc.returncode}) for "
-                           f"{spec}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"memory measurement failed (exit {proc.returncode}) for "
+            f"{spec}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
     return PeakMemory(**json.loads(lines[-1].removeprefix("PEAK_MEMORY ")))
 
 
@@ -240,10 +254,17 @@ def attention_memory_sweep(
 
     def run(job: tuple[str, int]) -> dict[str, Any]:
         attention, t = job
-        m = attention_peak_memory(config.replace(attention=attention), t, batch=batch,
-                                  backward=backward, threads=threads)
-        return {"attention": attention, "seq_len": t, "batch": batch, "backward": backward,
-                "score_matrix_bytes": attention_matrix_bytes(config, t, batch), **asdict(m)}
+        m = attention_peak_memory(
+            config.replace(attention=attention), t, batch=batch, backward=backward, threads=threads
+        )
+        return {
+            "attention": attention,
+            "seq_len": t,
+            "batch": batch,
+            "backward": backward,
+            "score_matrix_bytes": attention_matrix_bytes(config, t, batch),
+            **asdict(m),
+        }
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(run, jobs))

@@ -21,6 +21,8 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(F.gelu(self.fc(x), approximate=self.approximate))
+
+
 # --8<-- [end:mlp]
 
 
@@ -40,4 +42,6 @@ class SwiGLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down(F.silu(self.gate(x)) * self.up(x))
+
+
 # --8<-- [end:swiglu]

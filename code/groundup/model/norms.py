@@ -29,6 +29,8 @@ class LayerNorm(nn.Module):
         var = (x - mean).pow(2).mean(dim=-1, keepdim=True)
         y = (x - mean) * torch.rsqrt(var + self.eps) * self.weight
         return y if self.bias is None else y + self.bias
+
+
 # --8<-- [end:layernorm]
 
 
@@ -49,4 +51,6 @@ class RMSNorm(nn.Module):
         x32 = x.float()
         y = x32 * torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + self.eps)
         return self.weight * y.to(x.dtype)
+
+
 # --8<-- [end:rmsnorm]

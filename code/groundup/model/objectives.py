@@ -24,8 +24,12 @@ from groundup.timing import one_thread
 
 # --8<-- [start:mlm]
 def mask_for_mlm(
-    ids: torch.Tensor, mask_id: int, vocab_size: int, maskable: torch.Tensor | None = None,
-    p: float = 0.15, generator: torch.Generator | None = None,
+    ids: torch.Tensor,
+    mask_id: int,
+    vocab_size: int,
+    maskable: torch.Tensor | None = None,
+    p: float = 0.15,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's masked-language-model inputs and targets for ids (B, T).
 
@@ -41,6 +45,8 @@ def mask_for_mlm(
     inputs = torch.where(chosen & (u < 0.8), mask_id, ids)
     inputs = torch.where(chosen & (u >= 0.8) & (u < 0.9), random_ids, inputs)
     return inputs, targets
+
+
 # --8<-- [end:mlm]
 
 
@@ -58,8 +64,12 @@ class TinyLM(nn.Module):
 
 # --8<-- [start:next_token]
 def train_next_token(
-    causal: bool, vocab_size: int = 16, seq_len: int = 8, steps: int = 300,
-    batch: int = 32, seed: int = 0,
+    causal: bool,
+    vocab_size: int = 16,
+    seq_len: int = 8,
+    steps: int = 300,
+    batch: int = 32,
+    seed: int = 0,
 ) -> tuple[list[float], list[float]]:
     """Train a one-layer TinyLM to predict token t + 1 at every position t of
     uniformly random sequences. The tokens are independent, so an honest model
@@ -69,13 +79,20 @@ def train_next_token(
     (seq_len of them) on a fresh batch after training.
     """
     torch.manual_seed(seed)
-    config = GPTConfig(vocab_size=vocab_size, block_size=seq_len, n_layer=1, n_head=1,
-                       d_model=32, gelu_approximate="none", attention="explicit")
+    config = GPTConfig(
+        vocab_size=vocab_size,
+        block_size=seq_len,
+        n_layer=1,
+        n_head=1,
+        d_model=32,
+        gelu_approximate="none",
+        attention="explicit",
+    )
     model = TinyLM(config, causal)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
 
-    def loss_per_position(ids: torch.Tensor) -> torch.Tensor:          # ids (B, T + 1)
-        logits = model(ids[:, :-1])                                    # (B, T, V)
+    def loss_per_position(ids: torch.Tensor) -> torch.Tensor:  # ids (B, T + 1)
+        logits = model(ids[:, :-1])  # (B, T, V)
         return F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none").mean(0)
 
     losses = []
@@ -88,6 +105,8 @@ def train_next_token(
     with torch.no_grad():
         final = loss_per_position(torch.randint(0, vocab_size, (1024, seq_len + 1)))
     return losses, final.tolist()
+
+
 # --8<-- [end:next_token]
 
 
@@ -101,6 +120,9 @@ def cached_next_token_runs() -> dict[str, tuple[list[float], list[float]]]:
     if path.exists():
         return {k: (v[0], v[1]) for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
     with one_thread():  # tiny models: one thread is faster than several
-        runs = {"causal": train_next_token(causal=True), "bidirectional": train_next_token(causal=False)}
+        runs = {
+            "causal": train_next_token(causal=True),
+            "bidirectional": train_next_token(causal=False),
+        }
     atomic_write_text(path, json.dumps(runs))
     return runs

@@ -20,13 +20,15 @@ def sinusoidal_positions(n_positions: int, dim: int) -> torch.Tensor:
 
     PE[p, 2i] = sin(p / 10000^(2i/dim)),  PE[p, 2i+1] = cos(p / 10000^(2i/dim)).
     """
-    position = torch.arange(n_positions, dtype=torch.float32)[:, None]      # (P, 1)
+    position = torch.arange(n_positions, dtype=torch.float32)[:, None]  # (P, 1)
     inv_freq = 10_000.0 ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)  # (dim/2,)
-    angles = position * inv_freq                                               # (P, dim/2)
+    angles = position * inv_freq  # (P, dim/2)
     pe = torch.zeros(n_positions, dim)
     pe[:, 0::2] = torch.sin(angles)
     pe[:, 1::2] = torch.cos(angles[:, : dim // 2])
     return pe
+
+
 # --8<-- [end:sinusoidal]
 
 
@@ -40,11 +42,15 @@ class LearnedPositions(nn.Module):
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         return self.weight[positions]
+
+
 # --8<-- [end:learned]
 
 
 # --8<-- [start:rope]
-def rope_angles(n_positions: int, head_dim: int, theta: float = 10_000.0) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_angles(
+    n_positions: int, head_dim: int, theta: float = 10_000.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin tables for RoPE, each (n_positions, head_dim).
 
     Dimension pair (i, i + head_dim/2) of the vector at position p is rotated by
@@ -53,7 +59,7 @@ def rope_angles(n_positions: int, head_dim: int, theta: float = 10_000.0) -> tup
     """
     inv_freq = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = torch.outer(torch.arange(n_positions, dtype=torch.float32), inv_freq)
-    angles = torch.cat([angles, angles], dim=-1)          # (P, head_dim)
+    angles = torch.cat([angles, angles], dim=-1)  # (P, head_dim)
     return angles.cos(), angles.sin()
 
 
@@ -66,6 +72,8 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     x1, x2 = x.chunk(2, dim=-1)
     rotated_half = torch.cat([-x2, x1], dim=-1)
     return x * cos + rotated_half * sin
+
+
 # --8<-- [end:rope]
 
 
@@ -76,6 +84,7 @@ def alibi_slopes(n_head: int) -> torch.Tensor:
     For other head counts, ALiBi takes the slopes of the nearest smaller power
     of two and fills in with every other slope of the next power of two.
     """
+
     def geometric(n: int) -> list[float]:
         return [2.0 ** (-8.0 * (i + 1) / n) for i in range(n)]
 
@@ -91,6 +100,8 @@ def alibi_bias(n_head: int, n_positions: int) -> torch.Tensor:
     Entries with j > i are positive here but are masked out by causality.
     """
     pos = torch.arange(n_positions)
-    distance = (pos[:, None] - pos[None, :]).float()              # (T, T): i - j
-    return -alibi_slopes(n_head)[:, None, None] * distance       # (H, T, T)
+    distance = (pos[:, None] - pos[None, :]).float()  # (T, T): i - j
+    return -alibi_slopes(n_head)[:, None, None] * distance  # (H, T, T)
+
+
 # --8<-- [end:alibi]

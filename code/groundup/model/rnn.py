@@ -23,19 +23,21 @@ class RNN(nn.Module):
     def __init__(self, d_in: int, d_hidden: int, gain: float = 1.0) -> None:
         super().__init__()
         self.W = nn.Parameter(gain * nn.init.orthogonal_(torch.empty(d_hidden, d_hidden)))
-        self.U = nn.Linear(d_in, d_hidden)      # U x_t + b, bias b included
+        self.U = nn.Linear(d_in, d_hidden)  # U x_t + b, bias b included
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 3:
             raise ValueError(f"x must be (batch, time, channels), got shape {tuple(x.shape)}")
         B, T, _ = x.shape
-        ux = self.U(x)                          # (B, T, H): all inputs at once, in parallel
-        h = x.new_zeros(B, self.W.size(0))      # (B, H)
+        ux = self.U(x)  # (B, T, H): all inputs at once, in parallel
+        h = x.new_zeros(B, self.W.size(0))  # (B, H)
         states = []
-        for t in range(T):                      # the recurrence: T steps, one after another
+        for t in range(T):  # the recurrence: T steps, one after another
             h = torch.tanh(h @ self.W.T + ux[:, t])
             states.append(h)
-        return torch.stack(states, dim=1)       # (B, T, H)
+        return torch.stack(states, dim=1)  # (B, T, H)
+
+
 # --8<-- [end:rnn]
 
 
@@ -49,7 +51,9 @@ def gradient_by_distance(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     over the batch.
     """
     x = x.detach().clone().requires_grad_(True)
-    loss = model(x)[:, -1].sum()                # a loss that reads only h_T
-    (grad,) = torch.autograd.grad(loss, x)      # (B, T, C)
+    loss = model(x)[:, -1].sum()  # a loss that reads only h_T
+    (grad,) = torch.autograd.grad(loss, x)  # (B, T, C)
     return grad.norm(dim=-1).mean(dim=0).flip(0)
+
+
 # --8<-- [end:gradient_by_distance]

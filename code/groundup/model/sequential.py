@@ -31,7 +31,7 @@ def graph_depth(output: torch.Tensor) -> int:
         return 0
     depth: dict[object, int] = {}
     stack: list[tuple[object, bool]] = [(output.grad_fn, False)]
-    while stack:                                  # depth-first, without recursion
+    while stack:  # depth-first, without recursion
         node, inputs_done = stack.pop()
         inputs = [n for n, _ in node.next_functions if n is not None]
         if inputs_done:
@@ -40,6 +40,8 @@ def graph_depth(output: torch.Tensor) -> int:
             stack.append((node, True))
             stack.extend((n, False) for n in inputs if n not in depth)
     return depth[output.grad_fn]
+
+
 # --8<-- [end:graph_depth]
 
 
@@ -61,9 +63,9 @@ class SequenceTiming:
     """Best-of-N forward times, in seconds, over one sequence of `length` tokens."""
 
     length: int
-    rnn_loop: float       # our `RNN`: a Python loop of `length` steps
-    torch_rnn: float      # torch.nn.RNN: the same recurrence, looped in C++
-    attention: float      # one causal `MultiHeadAttention` pass (PyTorch's fused SDPA)
+    rnn_loop: float  # our `RNN`: a Python loop of `length` steps
+    torch_rnn: float  # torch.nn.RNN: the same recurrence, looped in C++
+    attention: float  # one causal `MultiHeadAttention` pass (PyTorch's fused SDPA)
 
 
 # --8<-- [start:sequence_timings]
@@ -74,17 +76,21 @@ def sequence_timings(
     of each length, forward only, on one thread. Both map (1, T, d) -> (1, T, d)."""
     torch.manual_seed(0)
     ours = RNN(d_model, d_model)
-    theirs = nn.RNN(d_model, d_model, batch_first=True)     # tanh, the same equation
+    theirs = nn.RNN(d_model, d_model, batch_first=True)  # tanh, the same equation
     attention = MultiHeadAttention(GPTConfig(d_model=d_model, n_head=n_head))
     rows = []
     with torch.no_grad(), one_thread():
         for T in lengths:
             x = torch.randn(1, T, d_model)
-            rows.append(SequenceTiming(
-                length=T,
-                rnn_loop=best_time(partial(ours, x), repeats),
-                torch_rnn=best_time(partial(theirs, x), repeats),
-                attention=best_time(partial(attention, x), repeats),
-            ))
+            rows.append(
+                SequenceTiming(
+                    length=T,
+                    rnn_loop=best_time(partial(ours, x), repeats),
+                    torch_rnn=best_time(partial(theirs, x), repeats),
+                    attention=best_time(partial(attention, x), repeats),
+                )
+            )
     return rows
+
+
 # --8<-- [end:sequence_timings]

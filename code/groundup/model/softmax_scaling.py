@@ -22,6 +22,8 @@ def dot_products(d_k: int, n: int, generator: torch.Generator | None = None) -> 
     q = torch.randn(n, d_k, generator=generator, dtype=torch.float64)
     k = torch.randn(n, d_k, generator=generator, dtype=torch.float64)
     return (q * k).sum(-1)
+
+
 # --8<-- [end:dot_products]
 
 
@@ -42,7 +44,9 @@ def softmax_entropy(weights: torch.Tensor) -> torch.Tensor:
     return -(weights * weights.clamp_min(1e-30).log()).sum(-1)
 
 
-def softmax_gradient_norm(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def softmax_gradient_norm(
+    logits: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """(N, S) logits -> (N,): the norm of the gradient a softmax passes back to its
     logits when a random gradient u ~ N(0, I) arrives at its output.
 
@@ -54,16 +58,18 @@ def softmax_gradient_norm(logits: torch.Tensor, generator: torch.Generator | Non
     u = torch.randn(p.shape, generator=generator, dtype=p.dtype)
     (p * u).sum().backward()
     return z.grad.norm(dim=-1)
+
+
 # --8<-- [end:saturation]
 
 
 class Saturation(NamedTuple):
     """Summaries over the query rows of one batch of logits."""
 
-    max_weight: float      # mean of each row's largest weight (1 = one-hot)
-    one_hot_share: float   # share of rows whose largest weight exceeds 0.99
-    entropy: float         # mean entropy, nats
-    grad_norm: float       # median of softmax_gradient_norm over the rows
+    max_weight: float  # mean of each row's largest weight (1 = one-hot)
+    one_hot_share: float  # share of rows whose largest weight exceeds 0.99
+    entropy: float  # mean entropy, nats
+    grad_norm: float  # median of softmax_gradient_norm over the rows
 
 
 def saturation(logits: torch.Tensor, generator: torch.Generator | None = None) -> Saturation:

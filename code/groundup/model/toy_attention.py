@@ -43,8 +43,8 @@ def toy_inputs(ids: Sequence[int], width: int) -> torch.Tensor:
     if min(ids) < 0 or max(ids) >= width:
         raise ValueError(f"token ids must lie in [0, {width}), got {min(ids)}..{max(ids)}")
     x = torch.zeros(1, T, 2 * width)
-    x[0, torch.arange(T), torch.as_tensor(list(ids))] = 1.0          # token slot
-    x[0, torch.arange(T), width + torch.arange(T)] = 1.0             # position slot
+    x[0, torch.arange(T), torch.as_tensor(list(ids))] = 1.0  # token slot
+    x[0, torch.arange(T), width + torch.arange(T)] = 1.0  # position slot
     return x
 
 
@@ -59,17 +59,19 @@ def same_token_head(width: int, margin: float = 10.0) -> Head:
     The value is the key's position slot: the output says *where* the match is.
     `margin` is the gap, after scaling, between a match and the best non-match.
     """
-    d = 2 * width                                      # head_dim = d_model
+    d = 2 * width  # head_dim = d_model
     s = 2 * margin * math.sqrt(d)
     tok, pos = slice(0, width), slice(width, d)
     w_q = torch.zeros(d, d)
-    w_q[tok, tok] = s * torch.eye(width)               # "my token"
-    w_q[pos, pos] = -s * torch.eye(width)              # "not my position"
-    w_q[width, pos] += s / 2                           # "position 0 will do"
-    w_k = torch.eye(d)                                 # a key is the input as it is
+    w_q[tok, tok] = s * torch.eye(width)  # "my token"
+    w_q[pos, pos] = -s * torch.eye(width)  # "not my position"
+    w_q[width, pos] += s / 2  # "position 0 will do"
+    w_k = torch.eye(d)  # a key is the input as it is
     w_v = torch.zeros(d, d)
-    w_v[pos, pos] = torch.eye(width)                   # a value is the position alone
+    w_v[pos, pos] = torch.eye(width)  # a value is the position alone
     return Head(w_q, w_k, w_v)
+
+
 # --8<-- [end:same_token_head]
 
 
@@ -80,13 +82,15 @@ def previous_token_head(width: int, margin: float = 10.0) -> Head:
     q_i = s * one_hot(i - 1), k_j = one_hot(j): the score is s where j = i - 1.
     The value is the key's token: the output at i is the token before it.
     """
-    s = margin * math.sqrt(width)                      # head_dim = width
+    s = margin * math.sqrt(width)  # head_dim = width
     tok, pos = slice(0, width), slice(width, 2 * width)
     w_q, w_k, w_v = (torch.zeros(width, 2 * width) for _ in range(3))
     w_q[:, pos] = s * torch.diag(torch.ones(width - 1), 1)  # row i - 1 reads position i
     w_k[:, pos] = torch.eye(width)
     w_v[:, tok] = torch.eye(width)
     return Head(w_q, w_k, w_v)
+
+
 # --8<-- [end:previous_token]
 
 
@@ -104,6 +108,8 @@ def first_token_head(width: int, margin: float = 10.0) -> Head:
     w_k[0, width] = 1.0
     w_v[:, tok] = torch.eye(width)
     return Head(w_q, w_k, w_v)
+
+
 # --8<-- [end:first_token]
 
 
@@ -117,14 +123,18 @@ def hand_set_attention(heads: Sequence[Head]) -> MultiHeadAttention:
     head_dim, d_model = heads[0].w_q.shape
     if len(heads) * head_dim != d_model:
         raise ValueError(f"{len(heads)} heads of {head_dim} must fill d_model={d_model}")
-    config = GPTConfig(d_model=d_model, n_head=len(heads), head_dim=head_dim,
-                       bias=False, attention="explicit")
+    config = GPTConfig(
+        d_model=d_model, n_head=len(heads), head_dim=head_dim, bias=False, attention="explicit"
+    )
     attn = MultiHeadAttention(config).eval()
     with torch.no_grad():
-        attn.qkv.weight.copy_(torch.cat([h.w_q for h in heads] + [h.w_k for h in heads]
-                                        + [h.w_v for h in heads]))
+        attn.qkv.weight.copy_(
+            torch.cat([h.w_q for h in heads] + [h.w_k for h in heads] + [h.w_v for h in heads])
+        )
         attn.proj.weight.copy_(torch.eye(d_model))
     return attn
+
+
 # --8<-- [end:hand_set]
 
 

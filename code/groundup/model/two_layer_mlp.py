@@ -34,17 +34,21 @@ class TwoLayerMLP(nn.Module):
     two layers compose into a single linear map.
     """
 
-    def __init__(self, d_in: int, d_hidden: int, d_out: int, activation: Activation = "relu") -> None:
+    def __init__(
+        self, d_in: int, d_hidden: int, d_out: int, activation: Activation = "relu"
+    ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        self.fc1 = nn.Linear(d_in, d_hidden)    # weight (d_hidden, d_in), bias (d_hidden,)
-        self.fc2 = nn.Linear(d_hidden, d_out)   # weight (d_out, d_hidden), bias (d_out,)
+        self.fc1 = nn.Linear(d_in, d_hidden)  # weight (d_hidden, d_in), bias (d_hidden,)
+        self.fc2 = nn.Linear(d_hidden, d_out)  # weight (d_out, d_hidden), bias (d_out,)
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = ACTIVATIONS[self.activation](self.fc1(x))   # (..., d_hidden)
-        return self.fc2(h)                               # (..., d_out): one score per class
+        h = ACTIVATIONS[self.activation](self.fc1(x))  # (..., d_hidden)
+        return self.fc2(h)  # (..., d_out): one score per class
+
+
 # --8<-- [end:two_layer_mlp]
 
 
@@ -61,11 +65,13 @@ def spirals(
     if n_per_class < 1:
         raise ValueError(f"n_per_class must be positive, got {n_per_class}")
     g = torch.Generator().manual_seed(seed)
-    r = 0.1 + 0.9 * torch.rand(2 * n_per_class, generator=g)          # (2n,)
-    y = torch.arange(2).repeat_interleave(n_per_class)               # (2n,): 0...0 1...1
+    r = 0.1 + 0.9 * torch.rand(2 * n_per_class, generator=g)  # (2n,)
+    y = torch.arange(2).repeat_interleave(n_per_class)  # (2n,): 0...0 1...1
     angle = 2 * math.pi * turns * r + math.pi * y
     x = torch.stack([r * torch.cos(angle), r * torch.sin(angle)], dim=1)
     return x + noise * torch.randn(x.shape, generator=g), y
+
+
 # --8<-- [end:spirals]
 
 
@@ -76,12 +82,18 @@ def sgd_step(params: Iterable[nn.Parameter], lr: float) -> None:
     for p in params:
         if p.grad is not None:
             p -= lr * p.grad
+
+
 # --8<-- [end:sgd_step]
 
 
 # --8<-- [start:train]
 def train(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 1000, lr: float = 0.02,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int = 1000,
+    lr: float = 0.02,
 ) -> list[float]:
     """Full-batch training with Adam on the cross-entropy loss.
 
@@ -90,13 +102,15 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
-        logits = model(x)                    # (N, n_classes)
-        loss = F.cross_entropy(logits, y)    # a scalar: mean of -log p(correct class)
-        optimizer.zero_grad()                # .grad accumulates; clear last step's
-        loss.backward()                      # autograd fills p.grad for every parameter
-        optimizer.step()                     # move every parameter against its gradient
+        logits = model(x)  # (N, n_classes)
+        loss = F.cross_entropy(logits, y)  # a scalar: mean of -log p(correct class)
+        optimizer.zero_grad()  # .grad accumulates; clear last step's
+        loss.backward()  # autograd fills p.grad for every parameter
+        optimizer.step()  # move every parameter against its gradient
         losses.append(loss.item())
     return losses
+
+
 # --8<-- [end:train]
 
 
@@ -107,7 +121,9 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 # --8<-- [start:manual_gradients]
-def manual_gradients(model: TwoLayerMLP, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+def manual_gradients(
+    model: TwoLayerMLP, x: torch.Tensor, y: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """dL/dp for every parameter p, by the chain rule, for L = mean cross-entropy.
 
     x: (B, d_in), y: (B,). Returns tensors keyed like `model.named_parameters()`.
@@ -116,17 +132,21 @@ def manual_gradients(model: TwoLayerMLP, x: torch.Tensor, y: torch.Tensor) -> di
     _check_batch(x, y, W1.size(1))
     B = x.size(0)
     with torch.no_grad():
-        z = x @ W1.T + b1                            # (B, H) pre-activation
-        h = ACTIVATIONS[model.activation](z)         # (B, H)
-        p = torch.softmax(h @ W2.T + b2, dim=-1)     # (B, K) predicted probabilities
-        d_logits = (p - F.one_hot(y, p.size(-1)).to(p.dtype)) / B   # (B, K)
-        d_h = d_logits @ W2                          # (B, H)
+        z = x @ W1.T + b1  # (B, H) pre-activation
+        h = ACTIVATIONS[model.activation](z)  # (B, H)
+        p = torch.softmax(h @ W2.T + b2, dim=-1)  # (B, K) predicted probabilities
+        d_logits = (p - F.one_hot(y, p.size(-1)).to(p.dtype)) / B  # (B, K)
+        d_h = d_logits @ W2  # (B, H)
         slope = {"relu": (z > 0).to(z.dtype), "tanh": 1 - h**2, "none": torch.ones_like(z)}
-        d_z = d_h * slope[model.activation]          # (B, H): through the activation
+        d_z = d_h * slope[model.activation]  # (B, H): through the activation
         return {
-            "fc1.weight": d_z.T @ x, "fc1.bias": d_z.sum(0),
-            "fc2.weight": d_logits.T @ h, "fc2.bias": d_logits.sum(0),
+            "fc1.weight": d_z.T @ x,
+            "fc1.bias": d_z.sum(0),
+            "fc2.weight": d_logits.T @ h,
+            "fc2.bias": d_logits.sum(0),
         }
+
+
 # --8<-- [end:manual_gradients]
 
 
@@ -134,10 +154,14 @@ def _check_batch(x: torch.Tensor, y: torch.Tensor, d_in: int) -> None:
     if x.dim() != 2 or x.size(1) != d_in:
         raise ValueError(f"x must be (batch, {d_in}), got shape {tuple(x.shape)}")
     if y.dim() != 1 or y.size(0) != x.size(0) or y.dtype != torch.int64:
-        raise ValueError(f"y must be ({x.size(0)},) int64 class ids, got {tuple(y.shape)} {y.dtype}")
+        raise ValueError(
+            f"y must be ({x.size(0)},) int64 class ids, got {tuple(y.shape)} {y.dtype}"
+        )
 
 
-def autograd_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+def autograd_gradients(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """The same gradients from `loss.backward()`, keyed by parameter name."""
     model.zero_grad()
     F.cross_entropy(model(x), y).backward()
@@ -148,7 +172,9 @@ def as_linear(model: TwoLayerMLP) -> nn.Linear:
     """The single linear layer equal to a TwoLayerMLP without activation:
     W2 (W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2)."""
     if model.activation != "none":
-        raise ValueError(f"only a model without activation is linear, this one uses {model.activation!r}")
+        raise ValueError(
+            f"only a model without activation is linear, this one uses {model.activation!r}"
+        )
     W1, b1, W2, b2 = model.fc1.weight, model.fc1.bias, model.fc2.weight, model.fc2.bias
     linear = nn.Linear(W1.size(1), W2.size(0))
     with torch.no_grad():

@@ -17,10 +17,12 @@ def hull_overshoot(points: torch.Tensor, values: torch.Tensor, n_directions: int
     (<= 0 when every point is inside, up to rounding).
     """
     angles = torch.arange(n_directions, dtype=points.dtype) * (2 * math.pi / n_directions)
-    u = torch.stack([angles.cos(), angles.sin()], dim=-1)              # (D, 2)
-    reach = (points @ u.T).max(0).values                                # (D,)
-    limit = (values @ u.T).max(0).values                                # (D,)
+    u = torch.stack([angles.cos(), angles.sin()], dim=-1)  # (D, 2)
+    reach = (points @ u.T).max(0).values  # (D,)
+    limit = (values @ u.T).max(0).values  # (D,)
     return (reach - limit).max().item()
+
+
 # --8<-- [end:overshoot]
 
 

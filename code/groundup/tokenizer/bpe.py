@@ -152,6 +152,7 @@ class BPETokenizer:
                 cache[piece] = piece_ids
             ids.extend(piece_ids)
         return ids
+
     # --8<-- [end:encode_ordinary]
 
     # --8<-- [start:encode]
@@ -191,9 +192,7 @@ class BPETokenizer:
             )
         if not allowed:
             return self.encode_ordinary(text)
-        cut = regex.compile(
-            "(" + "|".join(regex.escape(s) for s in _longest_first(allowed)) + ")"
-        )
+        cut = regex.compile("(" + "|".join(regex.escape(s) for s in _longest_first(allowed)) + ")")
         ids: list[int] = []
         for k, part in enumerate(cut.split(text)):
             if k % 2:  # odd parts are the special strings themselves
@@ -201,6 +200,7 @@ class BPETokenizer:
             elif part:
                 ids.extend(self.encode_ordinary(part))
         return ids
+
     # --8<-- [end:encode]
 
     # --8<-- [start:encode_iterable]
@@ -226,6 +226,7 @@ class BPETokenizer:
                 buffer = buffer[matches[-2].start() :]
         if buffer:
             yield from self.encode_ordinary(buffer)
+
     # --8<-- [end:encode_iterable]
 
     # ----------------------------------------------------------------- decoding
@@ -260,10 +261,7 @@ class BPETokenizer:
         return load_tokenizer(path)
 
     def __repr__(self) -> str:
-        return (
-            f"BPETokenizer(vocab_size={self.vocab_size}, "
-            f"special_tokens={len(self._special)})"
-        )
+        return f"BPETokenizer(vocab_size={self.vocab_size}, special_tokens={len(self._special)})"
 
 
 def _check_str(text: object) -> None:

@@ -49,6 +49,8 @@ def chat_text(messages: Iterable[Message], add_generation_prompt: bool = False) 
     if add_generation_prompt:
         text += f"{IM_START}assistant\n"
     return text
+
+
 # --8<-- [end:chat_text]
 
 
@@ -74,6 +76,8 @@ def chat_ids(
         ids.append(start)
         ids.extend(tok.encode_ordinary("assistant\n"))
     return ids
+
+
 # --8<-- [end:chat_ids]
 
 
@@ -84,6 +88,8 @@ def chat_ids_unsafe(
     """The bug, kept for demonstration: render to a string, then parse every special
     string in it, including any that came from a user's message."""
     return tok.encode(chat_text(messages, add_generation_prompt), allowed_special="all")
+
+
 # --8<-- [end:chat_ids_unsafe]
 
 
@@ -115,4 +121,6 @@ def chat_turns(tok: BPETokenizer, ids: Sequence[int]) -> list[dict[str, str]]:
         role, _, content = tok.decode(current).partition("\n")
         turns.append({"role": role, "content": content})
     return turns
+
+
 # --8<-- [end:chat_turns]

@@ -22,4 +22,6 @@ def bpe_encode_piece(piece: bytes, ranks: dict[bytes, int]) -> list[int]:
             break
         parts[best_i : best_i + 2] = [parts[best_i] + parts[best_i + 1]]
     return [ranks[part] for part in parts]
+
+
 # --8<-- [end:bpe_encode_piece]

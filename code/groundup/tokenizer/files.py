@@ -44,7 +44,9 @@ class TokenizerFileError(ValueError):
     """A tokenizer file is missing fields, truncated, corrupted or of another version."""
 
 
-def _checksum(pattern: str, special: dict[str, int], tokens: list[list[Any]], merges: list[list[int]]) -> str:
+def _checksum(
+    pattern: str, special: dict[str, int], tokens: list[list[Any]], merges: list[list[int]]
+) -> str:
     canonical = json.dumps(
         [pattern, sorted(special.items()), tokens, merges], separators=(",", ":")
     )
@@ -74,6 +76,8 @@ def save_tokenizer(tok: BPETokenizer, path: str | Path) -> None:
     lines.append('  "merges": [' + ", ".join(json.dumps(m) for m in merges) + "]")
     lines.append("}")
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
 # --8<-- [end:save_tokenizer]
 
 
@@ -85,7 +89,9 @@ def load_tokenizer(path: str | Path) -> BPETokenizer:
     except FileNotFoundError:
         raise
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise TokenizerFileError(f"{path}: not a complete tokenizer file (truncated or corrupted?): {e}") from None
+        raise TokenizerFileError(
+            f"{path}: not a complete tokenizer file (truncated or corrupted?): {e}"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise TokenizerFileError(f"{path}: not a {FORMAT} tokenizer file")
     if data.get("version") != VERSION:
@@ -119,8 +125,11 @@ def bytes_to_unicode() -> dict[int, str]:
     Printable bytes map to themselves; the rest (control bytes, space, ...) are
     shifted to code points 256+, which is why GPT-2 files show a space as 'Ġ'.
     """
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-                 *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     mapping = {b: chr(b) for b in printable}
     extra = 0
     for b in range(256):
@@ -128,6 +137,8 @@ def bytes_to_unicode() -> dict[int, str]:
             mapping[b] = chr(256 + extra)
             extra += 1
     return mapping
+
+
 # --8<-- [end:bytes_to_unicode]
 
 

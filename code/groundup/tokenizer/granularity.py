@@ -26,6 +26,8 @@ def char_units(text: str) -> list[str]:
 def word_units(text: str) -> list[str]:
     """One unit per whitespace-separated word; the whitespace is dropped."""
     return text.split()
+
+
 # --8<-- [end:units]
 
 
@@ -40,4 +42,6 @@ def oov_rate(vocab: Collection[str], words: Sequence[str]) -> float:
     if not words:
         raise ValueError("oov_rate of an empty word list is undefined")
     return sum(w not in vocab for w in words) / len(words)
+
+
 # --8<-- [end:oov_rate]

@@ -186,6 +186,8 @@ def truncate(tok: BPETokenizer, num_merges: int) -> BPETokenizer:
     limit = 256 + num_merges
     ranks = {b: i for b, i in tok.ranks.items() if i < limit}
     return BPETokenizer(ranks, tok.pattern, merges=tok.merges[:num_merges])
+
+
 # --8<-- [end:truncate]
 
 

@@ -21,6 +21,8 @@ def count_pairs(ids: list[int], counts: Counter[Pair] | None = None) -> Counter[
     counts = Counter() if counts is None else counts
     counts.update(zip(ids, ids[1:]))
     return counts
+
+
 # --8<-- [end:count_pairs]
 
 
@@ -37,22 +39,20 @@ def merge_pair(ids: list[int], pair: Pair, new_id: int) -> list[int]:
             out.append(ids[i])
             i += 1
     return out
+
+
 # --8<-- [end:merge_pair]
 
 
 # --8<-- [start:train_naive]
-def train_naive(
-    texts: Iterable[str], num_merges: int, pattern: str
-) -> list[tuple[Pair, int]]:
+def train_naive(texts: Iterable[str], num_merges: int, pattern: str) -> list[tuple[Pair, int]]:
     """Learn up to `num_merges` merges; returns [((a, b), count), ...] in order.
 
     The most frequent pair wins; ties go to the pair whose byte strings are
     lexicographically greatest. Stops early when no pair is left.
     """
     chunks = [
-        list(piece.encode("utf-8"))
-        for text in texts
-        for piece in regex.findall(pattern, text)
+        list(piece.encode("utf-8")) for text in texts for piece in regex.findall(pattern, text)
     ]
     vocab = {i: bytes([i]) for i in range(256)}
     merges: list[tuple[Pair, int]] = []
@@ -67,4 +67,6 @@ def train_naive(
         vocab[new_id] = vocab[pair[0]] + vocab[pair[1]]
         merges.append((pair, counts[pair]))
     return merges
+
+
 # --8<-- [end:train_naive]

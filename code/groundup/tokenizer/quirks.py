@@ -34,6 +34,8 @@ def split_shapes(tok: BPETokenizer, texts: Iterable[str]) -> Counter[tuple[int, 
     """How often each "shape" occurs: the byte lengths of the tokens a text is cut
     into, e.g. (3, 1) for '2024' -> '202', '4'."""
     return Counter(tuple(len(tok.token_bytes(i)) for i in tok.encode(t)) for t in texts)
+
+
 # --8<-- [end:split_shapes]
 
 
@@ -62,11 +64,20 @@ def language_costs(tok: BPETokenizer, samples: Sequence[Sample]) -> list[Languag
     costs = []
     for s in samples:
         n_bytes, n_tokens = len(s.text.encode("utf-8")), len(tok.encode(s.text))
-        costs.append(LanguageCost(
-            s.language, s.script, len(s.text), n_bytes, n_tokens,
-            n_tokens / english_words, n_bytes / n_tokens,
-        ))
+        costs.append(
+            LanguageCost(
+                s.language,
+                s.script,
+                len(s.text),
+                n_bytes,
+                n_tokens,
+                n_tokens / english_words,
+                n_bytes / n_tokens,
+            )
+        )
     return costs
+
+
 # --8<-- [end:language_costs]
 
 
@@ -87,6 +98,8 @@ def unseen_tokens(tok: BPETokenizer, text: str) -> list[int]:
     merged = [i for i in tok.ranks.values() if len(tok.token_bytes(i)) > 1]
     unseen = [i for i in merged if counts[i] == 0]
     return sorted(unseen, key=lambda i: (-len(tok.token_bytes(i)), i))
+
+
 # --8<-- [end:token_counts]
 
 
@@ -104,8 +117,12 @@ def space_then_letter(tok: BPETokenizer, text: str) -> tuple[int, int]:
         head = b[:4].decode("utf-8", "ignore")[:1]
         return head.isalpha()
 
-    glued = sum(1 for i in ids if tok.token_bytes(i)[:1] == b" "
-                and starts_with_letter(tok.token_bytes(i)[1:]))
-    lone = sum(1 for a, b in zip(ids, ids[1:])
-               if a == space_id and starts_with_letter(tok.token_bytes(b)))
+    glued = sum(
+        1
+        for i in ids
+        if tok.token_bytes(i)[:1] == b" " and starts_with_letter(tok.token_bytes(i)[1:])
+    )
+    lone = sum(
+        1 for a, b in zip(ids, ids[1:]) if a == space_id and starts_with_letter(tok.token_bytes(b))
+    )
     return glued, lone

@@ -25,6 +25,8 @@ def to_tiktoken(tok: BPETokenizer, name: str = "groundup") -> Any:
         mergeable_ranks=tok.ranks,
         special_tokens=tok.special_tokens,
     )
+
+
 # --8<-- [end:to_tiktoken]
 
 
@@ -46,10 +48,12 @@ def train_hf_bpe(
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     hf = Tokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    hf.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     hf.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -59,6 +63,8 @@ def train_hf_bpe(
     )
     hf.train_from_iterator(texts, trainer)
     return hf
+
+
 # --8<-- [end:train_hf_bpe]
 
 

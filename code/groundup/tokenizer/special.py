@@ -44,6 +44,8 @@ def pack_documents(tok: BPETokenizer, documents: Iterable[str], eot: str = EOT) 
         ids.extend(tok.encode_ordinary(doc))
         ids.append(eot_id)
     return ids
+
+
 # --8<-- [end:pack_documents]
 
 
@@ -76,11 +78,16 @@ def fim_ids(tok: BPETokenizer, prefix: str, middle: str, suffix: str) -> list[in
     so by the time it predicts the middle it has seen both sides of the hole.
     """
     return [
-        special_id(tok, FIM_PREFIX), *tok.encode_ordinary(prefix),
-        special_id(tok, FIM_SUFFIX), *tok.encode_ordinary(suffix),
-        special_id(tok, FIM_MIDDLE), *tok.encode_ordinary(middle),
+        special_id(tok, FIM_PREFIX),
+        *tok.encode_ordinary(prefix),
+        special_id(tok, FIM_SUFFIX),
+        *tok.encode_ordinary(suffix),
+        special_id(tok, FIM_MIDDLE),
+        *tok.encode_ordinary(middle),
         special_id(tok, EOT),
     ]
+
+
 # --8<-- [end:fim_ids]
 
 
@@ -97,4 +104,6 @@ def pad_batch(
     rows = [list(s) + [pad_id] * (width - len(s)) for s in sequences]
     mask = [[1] * len(s) + [0] * (width - len(s)) for s in sequences]
     return rows, mask
+
+
 # --8<-- [end:pad_batch]

@@ -53,9 +53,7 @@ class TrainTrace:
         return sum(len(c) for c in chunks)
 
 
-def trace_train(
-    text: str, num_merges: int, pattern: str = GPT4_SPLIT_PATTERN
-) -> TrainTrace:
+def trace_train(text: str, num_merges: int, pattern: str = GPT4_SPLIT_PATTERN) -> TrainTrace:
     """Run the naive merge loop on `text` for up to `num_merges` merges, recording each step.
 
     Produces the same merges as `train_naive([text], num_merges, pattern)`.

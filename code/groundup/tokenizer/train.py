@@ -50,6 +50,8 @@ class _Descending:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Descending) and self.key == other.key
+
+
 # --8<-- [end:descending]
 
 
@@ -67,6 +69,8 @@ def merge_word(word: list[int], pair: Pair, new_id: int) -> list[int]:
             out.append(word[i])
             i += 1
     return out
+
+
 # --8<-- [end:merge_word]
 
 
@@ -133,6 +137,8 @@ def train_bpe(
                 else:
                     del pair_counts[p]
     return merges
+
+
 # --8<-- [end:train_bpe]
 
 
@@ -143,4 +149,6 @@ def count_words(texts: Iterable[str], split: regex.Pattern[str]) -> Counter[byte
     for text in texts:
         counts.update(split.findall(text))
     return Counter({piece.encode("utf-8"): n for piece, n in counts.items()})
+
+
 # --8<-- [end:count_words]

@@ -23,8 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a GPT on a token file (see groundup.train.TrainConfig).",
     )
     parser.add_argument("--config", required=True, help="a .json or .toml TrainConfig file")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the latest checkpoint in out_dir (if any)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint in out_dir (if any)",
+    )
     add_config_arguments(parser)
     # For tests of crash recovery: SIGKILL this process right after update N.
     parser.add_argument("--kill-at-step", type=int, default=None, help=argparse.SUPPRESS)
@@ -45,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush: a real crash
 
     try:
-        result = train(config, resume=args.resume,
-                       on_step=kill_at if args.kill_at_step is not None else None)
+        result = train(
+            config, resume=args.resume, on_step=kill_at if args.kill_at_step is not None else None
+        )
     except (CheckpointError, FileExistsError) as e:
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

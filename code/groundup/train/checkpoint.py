@@ -61,6 +61,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
     random.setstate(state["python"])
+
+
 # --8<-- [end:rng]
 
 
@@ -88,6 +90,8 @@ def save_checkpoint(out_dir: str | Path, step: int, state: dict[str, Any], keep:
     for old in list_checkpoints(out_dir)[:-keep]:  # only now is it safe to delete
         old.unlink(missing_ok=True)
     return path
+
+
 # --8<-- [end:save]
 
 
@@ -152,4 +156,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read checkpoint: {e}") from e
     return decode_checkpoint(data, str(path))
+
+
 # --8<-- [end:load]

@@ -31,38 +31,46 @@ class TrainConfig:
     """What to train, on what, for how long, and how."""
 
     # data and outputs
-    train_data: str = "data/train.bin"     # token file written by groundup.train.write_tokens
-    val_data: str | None = None            # None: evaluate on (fixed batches of) train_data
-    out_dir: str = "out"                   # checkpoints go here
+    train_data: str = "data/train.bin"  # token file written by groundup.train.write_tokens
+    val_data: str | None = None  # None: evaluate on (fixed batches of) train_data
+    out_dir: str = "out"  # checkpoints go here
     # the model: GPTConfig fields; vocab_size defaults to the token file's,
     # block_size to the training block_size below
     model: dict[str, Any] = field(default_factory=dict)
     # batches: each update sees world_size * grad_accum_steps * batch_size windows
-    batch_size: int = 8                    # windows per micro-step per process
-    block_size: int = 64                   # tokens per window (T)
-    grad_accum_steps: int = 1              # micro-steps whose gradients add up to one update
+    batch_size: int = 8  # windows per micro-step per process
+    block_size: int = 64  # tokens per window (T)
+    grad_accum_steps: int = 1  # micro-steps whose gradients add up to one update
     # optimization
     max_steps: int = 1000
-    lr: float = 1e-3                       # peak learning rate, reached after warmup
-    min_lr: float = 1e-4                   # floor of the cosine decay
+    lr: float = 1e-3  # peak learning rate, reached after warmup
+    min_lr: float = 1e-4  # floor of the cosine decay
     warmup_steps: int = 100
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
-    grad_clip: float = 1.0                 # max global gradient norm; 0 disables clipping
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
     # bookkeeping
-    eval_interval: int = 100               # evaluate every this many steps (and at 0 and the end)
-    eval_iters: int = 20                   # batches per evaluation
-    checkpoint_interval: int = 100         # checkpoint every this many steps (and at the end)
-    keep_checkpoints: int = 2              # how many recent checkpoints stay on disk
+    eval_interval: int = 100  # evaluate every this many steps (and at 0 and the end)
+    eval_iters: int = 20  # batches per evaluation
+    checkpoint_interval: int = 100  # checkpoint every this many steps (and at the end)
+    keep_checkpoints: int = 2  # how many recent checkpoints stay on disk
     seed: int = 1337
-    device: str = "cpu"                    # "cpu", "cuda", "cuda:1", "mps"
-    progress: bool = True                  # tqdm progress bar on rank 0
-# --8<-- [end:train_config]
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps"
+    progress: bool = True  # tqdm progress bar on rank 0
+    # --8<-- [end:train_config]
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "block_size", "grad_accum_steps", "max_steps",
-                    "eval_interval", "eval_iters", "checkpoint_interval", "keep_checkpoints")
+        positive = (
+            "batch_size",
+            "block_size",
+            "grad_accum_steps",
+            "max_steps",
+            "eval_interval",
+            "eval_iters",
+            "checkpoint_interval",
+            "keep_checkpoints",
+        )
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -166,26 +174,43 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         if f.default is True or f.default is False:
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                                default=None)
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None
+            )
         else:
-            parser.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(),
-                                type=str if f.type in ("str", "str | None") else _parse_value)
-    parser.add_argument("--set", dest="set_", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any field, e.g. --set model.n_layer=4 (VALUE is JSON)")
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                default=None,
+                metavar=f.name.upper(),
+                type=str if f.type in ("str", "str | None") else _parse_value,
+            )
+    parser.add_argument(
+        "--set",
+        dest="set_",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any field, e.g. --set model.n_layer=4 (VALUE is JSON)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The config file named by `args.config`, with the command line's overrides applied."""
     config = load_config(args.config)
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-                 if f.name != "model" and getattr(args, f.name, None) is not None}
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name != "model" and getattr(args, f.name, None) is not None
+    }
     for item in args.set_:
         key, sep, raw = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key.strip()] = _parse_value(raw)
     return apply_overrides(config, overrides)
+
+
 # --8<-- [end:cli]
 
 

@@ -59,11 +59,17 @@ def write_tokens(path: str | Path, ids: Sequence[int] | np.ndarray, vocab_size: 
         )
     payload = ids.astype(dtype).tobytes()
     header = HEADER.pack(
-        MAGIC, VERSION, dtype.itemsize, ids.size, vocab_size,
+        MAGIC,
+        VERSION,
+        dtype.itemsize,
+        ids.size,
+        vocab_size,
         hashlib.sha256(payload).digest(),
     )
     atomic_write_bytes(path, header + payload)
     return Path(path)
+
+
 # --8<-- [end:write_tokens]
 
 
@@ -99,8 +105,7 @@ def read_header(path: str | Path) -> dict[str, int | bytes]:
             f"{path}: file is {size} bytes but its header promises {expected} "
             f"({n_tokens} tokens of {itemsize} bytes): truncated or corrupted"
         )
-    return {"itemsize": itemsize, "n_tokens": n_tokens, "vocab_size": vocab_size,
-            "sha256": digest}
+    return {"itemsize": itemsize, "n_tokens": n_tokens, "vocab_size": vocab_size, "sha256": digest}
 
 
 # --8<-- [start:open_tokens]
@@ -124,6 +129,8 @@ def open_tokens(path: str | Path, *, verify: bool = True) -> np.ndarray:
         if digest.digest() != header["sha256"]:
             raise TokenFileError(f"{path}: checksum mismatch, the token ids are corrupted")
     return tokens
+
+
 # --8<-- [end:open_tokens]
 
 
@@ -141,6 +148,8 @@ def batch_generator(seed: int, step: int, shard: int = 0, stream: int = 0) -> to
             raise ValueError(f"{name} must be >= 0, got {value}")
     key = np.random.SeedSequence([seed, stream, shard, step]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(key))
+
+
 # --8<-- [end:batch_generator]
 
 
@@ -165,6 +174,8 @@ def get_batch(
     windows = np.stack([tokens[i : i + block_size + 1] for i in starts.tolist()])
     windows = torch.from_numpy(windows.astype(np.int64))  # (B, T + 1)
     return windows[:, :-1].contiguous(), windows[:, 1:].contiguous()
+
+
 # --8<-- [end:get_batch]
 
 

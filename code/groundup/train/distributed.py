@@ -28,8 +28,8 @@ import torch.distributed as dist
 class DistInfo:
     """Who this process is among the processes of one run."""
 
-    rank: int = 0          # 0..world_size-1 across all machines
-    local_rank: int = 0    # index on this machine: which GPU to use
+    rank: int = 0  # 0..world_size-1 across all machines
+    local_rank: int = 0  # index on this machine: which GPU to use
     world_size: int = 1
 
     @property
@@ -81,6 +81,8 @@ def distributed(device: str) -> Iterator[tuple[DistInfo, torch.device]]:
     finally:
         if ours:
             cleanup_distributed()
+
+
 # --8<-- [end:setup]
 
 
@@ -97,6 +99,8 @@ def sum_across_ranks(value: float, info: DistInfo, device: torch.device) -> floa
 def mean_across_ranks(value: float, info: DistInfo, device: torch.device) -> float:
     """The average of `value` over all processes (every process gets the result)."""
     return sum_across_ranks(value, info, device) / info.world_size
+
+
 # --8<-- [end:mean_across_ranks]
 
 

@@ -35,11 +35,13 @@ def heldout_loss(model: nn.Module, ids: np.ndarray | torch.Tensor, batch_size: i
             total += _window_loss(model, last[None]) * (last.numel() - 1)
             count += last.numel() - 1
         if windows:
-            batch = torch.stack(windows)                     # (B, T + 1)
+            batch = torch.stack(windows)  # (B, T + 1)
             total += _window_loss(model, batch) * batch.size(0) * T
             count += batch.size(0) * T
     model.train(was_training)
     return total / count
+
+
 # --8<-- [end:heldout_loss]
 
 
@@ -49,12 +51,15 @@ def _window_loss(model: nn.Module, batch: torch.Tensor) -> float:
 
 
 # --8<-- [start:unigram_loss]
-def unigram_loss(train_ids: np.ndarray, heldout_ids: np.ndarray, vocab_size: int,
-                 alpha: float = 1.0) -> float:
+def unigram_loss(
+    train_ids: np.ndarray, heldout_ids: np.ndarray, vocab_size: int, alpha: float = 1.0
+) -> float:
     """Loss of the best context-free guess: p(token) = (count in train + alpha) /
     (N + alpha * vocab_size), scored on heldout_ids[1:], the model's targets."""
     counts = np.bincount(np.asarray(train_ids, dtype=np.int64), minlength=vocab_size)
     probs = (counts + alpha) / (counts.sum() + alpha * vocab_size)
     targets = np.asarray(heldout_ids, dtype=np.int64)[1:]
     return float(-np.log(probs[targets]).mean())
+
+
 # --8<-- [end:unigram_loss]

@@ -40,19 +40,27 @@ def describe_checkpoint(ckpt: dict[str, Any]) -> list[tuple[str, str]]:
     moments = sum(_numel(s.get("exp_avg")) + _numel(s.get("exp_avg_sq")) for s in state.values())
     about = {
         "step": f"{ckpt['step']}: updates done, so the next one is update {ckpt['step']}",
-        "model": (f"{len(ckpt['model'])} named tensors"
-                  + (f" ({shared} sharing another's storage: a tied head)" if shared else "")
-                  + f", {_numel(weights):,} numbers: the weights"),
-        "optimizer": (f"AdamW's running means of the gradient and of its square for "
-                      f"{len(state)} tensors: {moments:,} numbers, twice the weights"),
+        "model": (
+            f"{len(ckpt['model'])} named tensors"
+            + (f" ({shared} sharing another's storage: a tied head)" if shared else "")
+            + f", {_numel(weights):,} numbers: the weights"
+        ),
+        "optimizer": (
+            f"AdamW's running means of the gradient and of its square for "
+            f"{len(state)} tensors: {moments:,} numbers, twice the weights"
+        ),
         "model_config": f"{len(ckpt['model_config'])} GPTConfig fields, to rebuild the model",
         "train_config": f"{len(ckpt['train_config'])} TrainConfig fields, to continue the run",
         "losses": f"{len(ckpt['losses'])} training losses, one per update",
         "eval_losses": f"{len(ckpt['eval_losses'])} held-out losses, keyed by step",
-        "rng": (f"the state of the torch, CUDA, NumPy and Python generators, "
-                f"per process ({len(ckpt['rng'])})"),
+        "rng": (
+            f"the state of the torch, CUDA, NumPy and Python generators, "
+            f"per process ({len(ckpt['rng'])})"
+        ),
         "params_sha256": "a digest of the weights on each process, to check replicas agree",
         "world_size": f"{ckpt['world_size']}: how many processes trained",
     }
     return [(key, about.get(key, type(value).__name__)) for key, value in ckpt.items()]
+
+
 # --8<-- [end:describe]

@@ -59,8 +59,8 @@ class TrainResult:
     model: nn.Module
     losses: list[float] = field(default_factory=list)
     eval_losses: dict[int, float] = field(default_factory=dict)  # step -> eval loss
-    step: int = 0                                                 # updates done
-    checkpoint: Path | None = None                                # the last one written
+    step: int = 0  # updates done
+    checkpoint: Path | None = None  # the last one written
 
 
 def model_config_for(config: TrainConfig) -> GPTConfig:
@@ -70,16 +70,21 @@ def model_config_for(config: TrainConfig) -> GPTConfig:
     if config.val_data:
         vocab_size = max(vocab_size, int(read_header(config.val_data)["vocab_size"]))
     try:
-        model_config = GPTConfig(**{"vocab_size": vocab_size, "block_size": config.block_size,
-                                    **config.model})
+        model_config = GPTConfig(
+            **{"vocab_size": vocab_size, "block_size": config.block_size, **config.model}
+        )
     except TypeError as e:  # an unknown field name
         raise ValueError(f"bad model config {config.model}: {e}") from e
     if model_config.vocab_size < vocab_size:
-        raise ValueError(f"model vocab_size {model_config.vocab_size} is smaller than the "
-                         f"token files' vocab_size {vocab_size}")
+        raise ValueError(
+            f"model vocab_size {model_config.vocab_size} is smaller than the "
+            f"token files' vocab_size {vocab_size}"
+        )
     if model_config.block_size < config.block_size:
-        raise ValueError(f"training block_size {config.block_size} exceeds the model's "
-                         f"block_size {model_config.block_size}")
+        raise ValueError(
+            f"training block_size {config.block_size} exceeds the model's "
+            f"block_size {model_config.block_size}"
+        )
     return model_config
 
 
@@ -109,8 +114,13 @@ def train_step(
     gradient of the mean loss. Under DDP, `no_sync` skips the gradient all-reduce
     on all but the last micro-step.
     """
-    lr = lr_at(step, max_lr=config.lr, min_lr=config.min_lr,
-               warmup_steps=config.warmup_steps, max_steps=config.max_steps)
+    lr = lr_at(
+        step,
+        max_lr=config.lr,
+        min_lr=config.min_lr,
+        warmup_steps=config.warmup_steps,
+        max_steps=config.max_steps,
+    )
     for group in optimizer.param_groups:
         group["lr"] = lr
     A = config.grad_accum_steps
@@ -127,37 +137,53 @@ def train_step(
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return total / A
+
+
 # --8<-- [end:train_step]
 
 
 # --8<-- [start:save_run]
 def save_run(
-    out_dir: Path, step: int, model: nn.Module, optimizer: torch.optim.Optimizer,
-    config: TrainConfig, losses: list[float], eval_losses: dict[int, float], info: DistInfo,
+    out_dir: Path,
+    step: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    losses: list[float],
+    eval_losses: dict[int, float],
+    info: DistInfo,
 ) -> Path | None:
     """Checkpoint on rank 0. Every rank contributes its RNG state and a weights digest."""
     per_rank = gather_objects({"rng": rng_state(), "params_sha256": params_digest(model)}, info)
     path = None
     if info.is_main:
-        path = save_checkpoint(out_dir, step, {
-            "step": step,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "model_config": dataclasses.asdict(model.config),
-            "train_config": config.to_dict(),
-            "losses": list(losses),
-            "eval_losses": dict(eval_losses),
-            "rng": [r["rng"] for r in per_rank],
-            "params_sha256": [r["params_sha256"] for r in per_rank],
-            "world_size": info.world_size,
-        }, keep=config.keep_checkpoints)
+        path = save_checkpoint(
+            out_dir,
+            step,
+            {
+                "step": step,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "model_config": dataclasses.asdict(model.config),
+                "train_config": config.to_dict(),
+                "losses": list(losses),
+                "eval_losses": dict(eval_losses),
+                "rng": [r["rng"] for r in per_rank],
+                "params_sha256": [r["params_sha256"] for r in per_rank],
+                "world_size": info.world_size,
+            },
+            keep=config.keep_checkpoints,
+        )
     barrier(info)
     return path
+
+
 # --8<-- [end:save_run]
 
 
-def resume_from(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                info: DistInfo) -> dict[str, Any]:
+def resume_from(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo
+) -> dict[str, Any]:
     """Load a checkpoint into `model` and `optimizer` and restore this rank's RNG state."""
     ckpt = load_checkpoint(path)
     if ckpt["model_config"] != dataclasses.asdict(model.config):
@@ -170,8 +196,10 @@ def resume_from(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
     if ckpt["world_size"] == info.world_size:
         set_rng_state(ckpt["rng"][info.rank])  # exact continuation
     elif info.is_main:
-        tqdm.write(f"note: checkpoint has {ckpt['world_size']} ranks, this run "
-                   f"{info.world_size}: the run continues, but not bit-for-bit")
+        tqdm.write(
+            f"note: checkpoint has {ckpt['world_size']} ranks, this run "
+            f"{info.world_size}: the run continues, but not bit-for-bit"
+        )
     return ckpt
 
 
@@ -191,15 +219,28 @@ def train(
         # --8<-- [start:setup]
         train_tokens = open_tokens(config.train_data)
         val_tokens = open_tokens(config.val_data) if config.val_data else train_tokens
-        train_loader = BatchLoader(train_tokens, config.batch_size, config.block_size,
-                                   seed=config.seed, stream=TRAIN_STREAM, device=device)
-        val_loader = BatchLoader(val_tokens, config.batch_size, config.block_size,
-                                 seed=config.seed, stream=EVAL_STREAM, device=device)
+        train_loader = BatchLoader(
+            train_tokens,
+            config.batch_size,
+            config.block_size,
+            seed=config.seed,
+            stream=TRAIN_STREAM,
+            device=device,
+        )
+        val_loader = BatchLoader(
+            val_tokens,
+            config.batch_size,
+            config.block_size,
+            seed=config.seed,
+            stream=EVAL_STREAM,
+            device=device,
+        )
 
         torch.manual_seed(config.seed)  # the same initial weights on every rank
         model = GPT(model_config_for(config)).to(device)
-        optimizer = make_optimizer(model, config.lr, config.weight_decay,
-                                   betas=(config.beta1, config.beta2))
+        optimizer = make_optimizer(
+            model, config.lr, config.weight_decay, betas=(config.beta1, config.beta2)
+        )
         torch.manual_seed(config.seed + info.rank)  # but each rank its own dropout noise
         # --8<-- [end:setup]
 
@@ -208,8 +249,10 @@ def train(
         out_dir = Path(config.out_dir)
         latest = latest_checkpoint(out_dir)
         if latest is not None and not resume:
-            raise FileExistsError(f"{out_dir} already holds checkpoints ({latest.name}); "
-                                  f"pass --resume to continue, or choose another out_dir")
+            raise FileExistsError(
+                f"{out_dir} already holds checkpoints ({latest.name}); "
+                f"pass --resume to continue, or choose another out_dir"
+            )
         if latest is not None:
             ckpt = resume_from(latest, model, optimizer, info)
             result.step, result.checkpoint = ckpt["step"], latest
@@ -227,8 +270,12 @@ def train(
 
         if result.step == 0:
             result.eval_losses[0] = eval_loss()
-        bar = tqdm(range(result.step, config.max_steps), initial=result.step,
-                   total=config.max_steps, disable=not (config.progress and info.is_main))
+        bar = tqdm(
+            range(result.step, config.max_steps),
+            initial=result.step,
+            total=config.max_steps,
+            disable=not (config.progress and info.is_main),
+        )
         for step in bar:
             loss = train_step(ddp, optimizer, train_loader, step, config, info)
             result.losses.append(mean_across_ranks(loss, info, device))
@@ -236,15 +283,20 @@ def train(
             if done % config.eval_interval == 0 or done == config.max_steps:
                 result.eval_losses[done] = eval_loss()
                 if info.is_main:
-                    tqdm.write(f"step {done}: train loss {result.losses[-1]:.4f}, "
-                               f"eval loss {result.eval_losses[done]:.4f}")
+                    tqdm.write(
+                        f"step {done}: train loss {result.losses[-1]:.4f}, "
+                        f"eval loss {result.eval_losses[done]:.4f}"
+                    )
             if done % config.checkpoint_interval == 0 or done == config.max_steps:
-                result.checkpoint = save_run(out_dir, done, model, optimizer, config,
-                                             result.losses, result.eval_losses, info)
+                result.checkpoint = save_run(
+                    out_dir, done, model, optimizer, config, result.losses, result.eval_losses, info
+                )
             bar.set_postfix(loss=f"{result.losses[-1]:.4f}")
             if on_step is not None:
                 on_step(done, result.losses[-1])
         bar.close()
         return result
         # --8<-- [end:loop]
+
+
 # --8<-- [end:train]

@@ -26,6 +26,8 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """
     B, T, V = logits.shape
     return F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T))
+
+
 # --8<-- [end:cross_entropy]
 
 
@@ -56,4 +58,6 @@ def evaluate(
         total += loss.item()
     model.train(was_training)
     return total / iters
+
+
 # --8<-- [end:evaluate]

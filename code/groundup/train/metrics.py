@@ -29,6 +29,8 @@ def uniform_loss(vocab_size: int) -> float:
 def bits_per_byte(loss: float, n_tokens: int, n_bytes: int) -> float:
     """Nats per token -> bits per byte, over n_tokens predictions that cover n_bytes."""
     return loss * n_tokens / (n_bytes * math.log(2))
+
+
 # --8<-- [end:metrics]
 
 

@@ -43,6 +43,8 @@ def make_optimizer(
 ) -> torch.optim.AdamW:
     """AdamW over `param_groups(model, weight_decay)`; the schedule sets `lr` every step."""
     return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas, eps=eps)
+
+
 # --8<-- [end:param_groups]
 
 
@@ -56,4 +58,6 @@ def clip_gradients(model: nn.Module, max_norm: float) -> float:
     params = [p for p in model.parameters() if p.grad is not None]
     limit = max_norm if max_norm > 0 else float("inf")
     return float(torch.nn.utils.clip_grad_norm_(params, limit))
+
+
 # --8<-- [end:clip]

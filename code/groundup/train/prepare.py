@@ -18,8 +18,9 @@ from groundup.tokenizer import BPETokenizer
 from groundup.train.data import write_tokens
 
 
-def prepare(out_dir: str | Path, text: str, tokenizer: BPETokenizer,
-            holdout: float = 0.1) -> tuple[Path, Path]:
+def prepare(
+    out_dir: str | Path, text: str, tokenizer: BPETokenizer, holdout: float = 0.1
+) -> tuple[Path, Path]:
     """Encode `text` and write (train.bin, val.bin) into `out_dir`."""
     train_text, val_text = split_corpus(text, holdout=holdout)
     out_dir = Path(out_dir)
@@ -30,13 +31,19 @@ def prepare(out_dir: str | Path, text: str, tokenizer: BPETokenizer,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m groundup.train.prepare",
-                                     description="Write train.bin and val.bin token files.")
+    parser = argparse.ArgumentParser(
+        prog="python -m groundup.train.prepare",
+        description="Write train.bin and val.bin token files.",
+    )
     parser.add_argument("out_dir", help="folder for train.bin and val.bin")
-    parser.add_argument("--text", default=None,
-                        help="a UTF-8 text file or http(s) URL (default: the site corpus)")
-    parser.add_argument("--tokenizer", default=None,
-                        help="a tokenizer saved with BPETokenizer.save (default: the site tokenizer)")
+    parser.add_argument(
+        "--text", default=None, help="a UTF-8 text file or http(s) URL (default: the site corpus)"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="a tokenizer saved with BPETokenizer.save (default: the site tokenizer)",
+    )
     parser.add_argument("--holdout", type=float, default=0.1, help="fraction kept for val.bin")
     args = parser.parse_args(argv)
     try:

@@ -33,4 +33,6 @@ def lr_at(step: int, *, max_lr: float, min_lr: float, warmup_steps: int, max_ste
         return min_lr
     progress = (step - warmup_steps) / (max_steps - warmup_steps)  # 0 -> 1
     return min_lr + (max_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 # --8<-- [end:lr_schedule]

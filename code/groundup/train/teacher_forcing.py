@@ -17,8 +17,8 @@ from torch import nn
 @torch.no_grad()
 def position_losses(model: nn.Module, window: torch.Tensor) -> torch.Tensor:
     """window (T + 1,) ids -> (T,): -log p(window[t + 1] | window[:t + 1]), ONE forward."""
-    x, y = window[:-1], window[1:]                    # inputs and targets, shifted by one
-    logits, _ = model(x[None])                        # (1, T, V)
+    x, y = window[:-1], window[1:]  # inputs and targets, shifted by one
+    logits, _ = model(x[None])  # (1, T, V)
     return F.cross_entropy(logits[0], y, reduction="none")
 
 
@@ -27,7 +27,9 @@ def prefix_losses(model: nn.Module, window: torch.Tensor) -> torch.Tensor:
     """The same T losses from T forwards: forward t sees only the prefix window[:t + 1]."""
     losses = []
     for t in range(len(window) - 1):
-        logits, _ = model(window[None, : t + 1])      # (1, t + 1, V)
+        logits, _ = model(window[None, : t + 1])  # (1, t + 1, V)
         losses.append(F.cross_entropy(logits[0, -1], window[t + 1]))
     return torch.stack(losses)
+
+
 # --8<-- [end:teacher_forcing]

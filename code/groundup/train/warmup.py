@@ -37,26 +37,37 @@ class Update:
     step: int
     lr: float
     loss: float
-    grad_norm: float    # global L2 norm before clipping
-    rms_update: float   # root mean square of the change of every weight matrix entry
-    rms_weight: float   # root mean square of the weight matrix entries before the update
+    grad_norm: float  # global L2 norm before clipping
+    rms_update: float  # root mean square of the change of every weight matrix entry
+    rms_weight: float  # root mean square of the weight matrix entries before the update
 
 
 # --8<-- [start:first_updates]
 def first_updates(config: TrainConfig, steps: int) -> list[Update]:
     """Replay updates 0..steps-1 of `config` on one process, measuring each one."""
-    loader = BatchLoader(open_tokens(config.train_data), config.batch_size,
-                         config.block_size, seed=config.seed, stream=TRAIN_STREAM)
-    torch.manual_seed(config.seed)                       # as train(): same initial weights
+    loader = BatchLoader(
+        open_tokens(config.train_data),
+        config.batch_size,
+        config.block_size,
+        seed=config.seed,
+        stream=TRAIN_STREAM,
+    )
+    torch.manual_seed(config.seed)  # as train(): same initial weights
     model = GPT(model_config_for(config)).train()
-    optimizer = make_optimizer(model, config.lr, config.weight_decay,
-                               betas=(config.beta1, config.beta2))
-    torch.manual_seed(config.seed)                       # rank 0's dropout noise
+    optimizer = make_optimizer(
+        model, config.lr, config.weight_decay, betas=(config.beta1, config.beta2)
+    )
+    torch.manual_seed(config.seed)  # rank 0's dropout noise
     matrices = [p for p in model.parameters() if p.dim() >= 2]
     updates = []
     for step in range(steps):
-        lr = lr_at(step, max_lr=config.lr, min_lr=config.min_lr,
-                   warmup_steps=config.warmup_steps, max_steps=config.max_steps)
+        lr = lr_at(
+            step,
+            max_lr=config.lr,
+            min_lr=config.min_lr,
+            warmup_steps=config.warmup_steps,
+            max_steps=config.max_steps,
+        )
         for group in optimizer.param_groups:
             group["lr"] = lr
         x, y = loader.batch(step)
@@ -67,10 +78,19 @@ def first_updates(config: TrainConfig, steps: int) -> list[Update]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         after = torch.cat([p.detach().flatten() for p in matrices])
-        updates.append(Update(step, lr, loss.item(), grad_norm,
-                              (after - before).pow(2).mean().sqrt().item(),
-                              before.pow(2).mean().sqrt().item()))
+        updates.append(
+            Update(
+                step,
+                lr,
+                loss.item(),
+                grad_norm,
+                (after - before).pow(2).mean().sqrt().item(),
+                before.pow(2).mean().sqrt().item(),
+            )
+        )
     return updates
+
+
 # --8<-- [end:first_updates]
 
 
@@ -80,11 +100,18 @@ def site_first_updates(steps: int, **training: Any) -> list[Update]:
     from groundup.cache import cache_path
 
     config = site.site_run_config(Path("unused"), **training)
-    inputs = {"steps": steps, "config": {k: v for k, v in config.to_dict().items()
-                                         if k not in ("out_dir", "train_data", "val_data")},
-              "tokens": [p.name for p in site.site_token_files()]}
-    path = cache_path("first-updates", inputs, (*site._MODEL_CODE, sys.modules[__name__]),
-                      suffix=".json")
+    inputs = {
+        "steps": steps,
+        "config": {
+            k: v
+            for k, v in config.to_dict().items()
+            if k not in ("out_dir", "train_data", "val_data")
+        },
+        "tokens": [p.name for p in site.site_token_files()],
+    }
+    path = cache_path(
+        "first-updates", inputs, (*site._MODEL_CODE, sys.modules[__name__]), suffix=".json"
+    )
     if not path.exists():
         updates = first_updates(config, steps)
         atomic_write_text(path, json.dumps([dataclasses.asdict(u) for u in updates]))
