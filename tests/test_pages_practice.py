@@ -37,7 +37,7 @@ from groundup.tokenizer.inspection import (
     visible,
     words_touched,
 )
-from groundup.tokenizer.naive import train_naive
+from groundup.tokenizer.naive import merge_pair, train_naive
 from groundup.tokenizer.reference import bytes_per_token, to_tiktoken, train_hf_bpe
 from groundup.tokenizer.train import Merge, count_words, merge_word, train_bpe
 
@@ -345,6 +345,33 @@ def test_encoding_example_and_cache(tok, corpus):
     assert len(set(pieces)) < len(pieces) / 2
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_merge_word_is_merge_pair(seed):
+    rng = random.Random(seed)
+    for _ in range(200):
+        word = [rng.randrange(4) for _ in range(rng.randrange(12))]
+        pair = (rng.randrange(4), rng.randrange(4))  # (a, a) included: overlaps
+        assert merge_word(word, pair, 9) == merge_pair(word, pair, 9)
+
+
+def test_streaming_claims(tok, corpus):
+    text = corpus[1]
+    whole = tok.encode_ordinary(text)
+    lines = text.splitlines(keepends=True)
+    chunks = [text[i : i + 1000] for i in range(0, len(text), 1000)]
+    for parts in (lines, chunks):
+        assert "".join(parts) == text
+        assert [i for part in parts for i in tok.encode_ordinary(part)] != whole
+        assert list(tok.encode_iterable(parts)) == whole
+    # a full stop, its newline and an empty line: one pre-token, which lines cut in two
+    assert ".\n\n" in regex.findall(tok.pattern, text)
+    assert regex.findall(tok.pattern, "x.\n") + regex.findall(tok.pattern, "\n") == [
+        "x",
+        ".\n",
+        "\n",
+    ]
+
+
 # -------------------------------------------------- "Tokenizers in practice": claims
 def test_site_tokenizer_layout(tok):
     assert tok.vocab_size == 256 + len(tok.merges) + 1
@@ -446,6 +473,21 @@ def test_save_and_load_claims(tok, corpus, tmp_path: Path):
     path.write_text(text.replace('"2074"', '"2075"', 1), encoding="utf-8")
     with pytest.raises(TokenizerFileError, match="checksum"):
         BPETokenizer.load(path)
+
+
+def test_gpt2_byte_characters(tok, hf):
+    char = bytes_to_unicode()
+    assert sorted(char) == list(range(256)) and len(set(char.values())) == 256  # a bijection
+    assert all(c.isprintable() and not c.isspace() for c in char.values())
+    kept = [b for b, c in char.items() if chr(b) == c]
+    assert len(kept) == 188
+    moved = [b for b in range(256) if b not in kept]
+    assert moved == [*range(33), *range(127, 161), 173]  # controls, space, NBSP, soft hyphen
+    assert [ord(char[b]) for b in moved] == list(range(256, 256 + len(moved)))  # in order
+    assert (char[ord(" ")], char[ord("\n")]) == ("Ġ", "Ċ")
+    for b in (b" ", b"\n", b" the", b":\n"):  # the page's examples are in both vocabularies
+        assert hf.token_to_id("".join(char[x] for x in b)) is not None
+        assert b in tok.ranks
 
 
 def test_mixing_tokenizers_claims(tok, hf):

@@ -5,6 +5,7 @@ token files, checkpoints, and the site model's training run."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -39,8 +40,10 @@ from groundup.train import (
     param_groups,
     write_tokens,
 )
+from groundup.train.checkpoint import HEADER, MAGIC, CheckpointError, decode_checkpoint
 from groundup.train.heldout import heldout_loss
 from groundup.train.inspect_checkpoint import describe_checkpoint
+from groundup.train.loop import train
 from groundup.train.metrics import (
     bits_per_byte,
     perplexity,
@@ -340,7 +343,9 @@ def test_token_files_are_memory_mapped() -> None:
 
 
 def test_site_checkpoint_contents(site) -> None:
-    ckpt = load_checkpoint(latest_checkpoint(site_run_dir()))
+    path = latest_checkpoint(site_run_dir())
+    assert path is not None
+    ckpt = load_checkpoint(path)
     assert ckpt["losses"] == site.losses and ckpt["step"] == len(site.losses)
     described = dict(describe_checkpoint(ckpt))
     assert list(described) == list(ckpt)
@@ -375,6 +380,39 @@ def test_describe_checkpoint_untied(tmp_path) -> None:
     assert "tied" not in described["model"]
     assert f"{model.num_parameters():,} numbers" in described["model"]
     assert f"{2 * model.num_parameters():,} numbers" in described["optimizer"]
+
+
+def test_a_checkpoint_with_a_good_checksum_but_no_state_is_refused() -> None:
+    payload = b"not what torch.save writes"
+    data = HEADER.pack(MAGIC, len(payload), hashlib.sha256(payload).digest()) + payload
+    with pytest.raises(CheckpointError, match="cannot unpickle"):
+        decode_checkpoint(data)
+
+
+def test_train_evaluates_checkpoints_and_reports_every_step(tmp_path) -> None:
+    write_tokens(tmp_path / "t.bin", np.arange(300) % 50, 50)
+    config = TrainConfig(
+        train_data=str(tmp_path / "t.bin"),
+        out_dir=str(tmp_path / "o"),
+        model={"n_layer": 1, "n_head": 2, "d_model": 16},
+        batch_size=4,
+        block_size=8,
+        max_steps=3,
+        warmup_steps=1,
+        eval_interval=2,
+        eval_iters=2,
+        checkpoint_interval=2,
+        progress=False,
+    )
+    seen: list[tuple[int, float]] = []
+    result = train(config, on_step=lambda step, loss: seen.append((step, loss)))
+    assert seen == list(enumerate(result.losses, start=1))
+    assert sorted(result.eval_losses) == [0, 2, 3]  # at the start, every 2 steps, the end
+    assert result.checkpoint == latest_checkpoint(tmp_path / "o")
+    assert result.checkpoint is not None
+    assert load_checkpoint(result.checkpoint)["step"] == 3
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(config)
 
 
 # ------------------------------------------------------------ the site run

@@ -14,6 +14,10 @@ import torch
 import torch.nn.functional as F
 
 import groundup.model.attention as attention_module
+import groundup.model.gpt
+import groundup.site
+import groundup.train.checkpoint
+import groundup.train.loop
 from groundup.model import GPT, GPTConfig, causal_mask
 from groundup.model.counting import parameter_count, published_shapes
 from groundup.model.inspect import (
@@ -24,7 +28,7 @@ from groundup.model.inspect import (
     windows,
 )
 from groundup.model.kv_budget import model_parameters
-from groundup.site import load_site_model, site_corpus, site_token_files
+from groundup.site import load_site_model, site_corpus, site_run_dir, site_token_files
 from groundup.timing import one_thread
 from groundup.train import open_tokens
 
@@ -99,8 +103,9 @@ def check_trace(model: GPT, idx: torch.Tensor, trace: ForwardTrace) -> None:
         assert torch.equal(trace.logits, model.head(trace.final))
     for layer in range(L):  # each block adds exactly its two writes to the stream
         expected = trace.stream[layer] + trace.attn_writes[layer]
-        if trace.mlp_writes[layer] is not None:
-            expected = expected + trace.mlp_writes[layer]
+        mlp_write = trace.mlp_writes[layer]
+        if mlp_write is not None:
+            expected = expected + mlp_write
         assert torch.equal(trace.stream[layer + 1], expected)
     for w in trace.attention:  # probabilities, causal
         torch.testing.assert_close(w.sum(-1), torch.ones(B, H, T))
@@ -123,7 +128,7 @@ def test_trace_shapes_and_sums_on_every_flavour(overrides) -> None:
     trace = trace_forward(model, idx)
     check_trace(model, idx, trace)
     if model.config.positions == "learned":
-        assert trace.positions.shape == (11, 32)
+        assert trace.positions is not None and trace.positions.shape == (11, 32)
         assert torch.equal(trace.stream[0], trace.tokens + trace.positions)
     else:
         assert trace.positions is None
@@ -349,6 +354,16 @@ def test_training_claims(site) -> None:
     assert seen > len(open_tokens(site_token_files()[0]))  # several passes over the text
     assert sum(site.losses[-50:]) / 50 < site.heldout_loss  # training loss ends lower
     assert site.train_seconds < 180 and cfg.device == "cpu"  # "in under three minutes on a CPU"
+
+
+def test_site_run_is_cached_under_a_hash_of_settings_tokens_and_code(site) -> None:
+    run_dir = site_run_dir()
+    assert (run_dir / "summary.json").is_file()  # trained once; later calls load it
+    assert run_dir == site_run_dir() != site_run_dir(max_steps=10)
+    assert run_dir != site_run_dir(model={"n_layer": 3})
+    assert {groundup.model.gpt, groundup.train.loop, groundup.train.checkpoint} <= set(
+        groundup.site._MODEL_CODE
+    )
 
 
 def test_site_model_is_not_changed_by_the_page(site) -> None:

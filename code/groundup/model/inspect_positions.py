@@ -113,7 +113,6 @@ def interleaved_to_halves(head_dim: int) -> torch.Tensor:
 # --8<-- [end:rope_interleaved]
 
 
-# --8<-- [start:alibi_reach]
 def alibi_weights_without_content(n_head: int, n_positions: int) -> torch.Tensor:
     """Each ALiBi head's attention from the last of n_positions queries when every
     q . k is equal, so that only the bias decides: (n_head, n_positions), index j = key j.
@@ -130,6 +129,3 @@ def mass_beyond(weights: torch.Tensor, distance: int) -> torch.Tensor:
     T = weights.size(-1)
     back = torch.arange(T - 1, -1, -1)  # distance of key j: T - 1 - j
     return weights[..., back > distance].sum(-1)
-
-
-# --8<-- [end:alibi_reach]

@@ -7,7 +7,6 @@ import math
 import torch
 
 
-# --8<-- [start:overshoot]
 def hull_overshoot(points: torch.Tensor, values: torch.Tensor, n_directions: int = 720) -> float:
     """How far `points` (N, 2) reach beyond the convex hull of `values` (S, 2).
 
@@ -21,9 +20,6 @@ def hull_overshoot(points: torch.Tensor, values: torch.Tensor, n_directions: int
     reach = (points @ u.T).max(0).values  # (D,)
     limit = (values @ u.T).max(0).values  # (D,)
     return (reach - limit).max().item()
-
-
-# --8<-- [end:overshoot]
 
 
 def polygon(n: int, radius: float = 1.0) -> torch.Tensor:

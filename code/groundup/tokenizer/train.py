@@ -55,7 +55,6 @@ class _Descending:
 # --8<-- [end:descending]
 
 
-# --8<-- [start:merge_word]
 def merge_word(word: list[int], pair: Pair, new_id: int) -> list[int]:
     """Replace every non-overlapping occurrence of `pair` in `word`, left to right."""
     a, b = pair
@@ -69,9 +68,6 @@ def merge_word(word: list[int], pair: Pair, new_id: int) -> list[int]:
             out.append(word[i])
             i += 1
     return out
-
-
-# --8<-- [end:merge_word]
 
 
 # --8<-- [start:train_bpe]

@@ -86,7 +86,6 @@ def distributed(device: str) -> Iterator[tuple[DistInfo, torch.device]]:
 # --8<-- [end:setup]
 
 
-# --8<-- [start:mean_across_ranks]
 def sum_across_ranks(value: float, info: DistInfo, device: torch.device) -> float:
     """The sum of `value` over all processes (every process gets the result)."""
     if not info.enabled:
@@ -99,9 +98,6 @@ def sum_across_ranks(value: float, info: DistInfo, device: torch.device) -> floa
 def mean_across_ranks(value: float, info: DistInfo, device: torch.device) -> float:
     """The average of `value` over all processes (every process gets the result)."""
     return sum_across_ranks(value, info, device) / info.world_size
-
-
-# --8<-- [end:mean_across_ranks]
 
 
 def gather_objects(obj: Any, info: DistInfo) -> list[Any]:

@@ -31,7 +31,6 @@ def _distinct(tensors: dict[str, torch.Tensor]) -> list[torch.Tensor]:
     return list(seen.values())
 
 
-# --8<-- [start:describe]
 def describe_checkpoint(ckpt: dict[str, Any]) -> list[tuple[str, str]]:
     """(entry, what it holds) for every entry of a checkpoint made by `save_run`."""
     weights = _distinct(ckpt["model"])
@@ -61,6 +60,3 @@ def describe_checkpoint(ckpt: dict[str, Any]) -> list[tuple[str, str]]:
         "world_size": f"{ckpt['world_size']}: how many processes trained",
     }
     return [(key, about.get(key, type(value).__name__)) for key, value in ckpt.items()]
-
-
-# --8<-- [end:describe]

@@ -31,7 +31,6 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 # --8<-- [end:cross_entropy]
 
 
-# --8<-- [start:evaluate]
 @torch.no_grad()
 def evaluate(
     model: nn.Module, loader: BatchLoader, iters: int, part: tuple[int, int] = (0, 1)
@@ -58,6 +57,3 @@ def evaluate(
         total += loss.item()
     model.train(was_training)
     return total / iters
-
-
-# --8<-- [end:evaluate]
