@@ -224,7 +224,11 @@ def check_parity(
     shifted_ours = F.cross_entropy(logits_ours[:, :-1].flatten(0, 1), x[:, 1:].flatten())
     loss_ours.backward()
     loss_hf.backward()
-    hf_grads = gpt2_state_dict({n: p.grad for n, p in hf.named_parameters()}, ours.config)
+    hf_raw = {}
+    for n, p in hf.named_parameters():
+        assert p.grad is not None, n
+        hf_raw[n] = p.grad
+    hf_grads = gpt2_state_dict(hf_raw, ours.config)
     grad_diff = 0.0
     for name, p in ours.named_parameters():
         assert p.grad is not None and hf_grads[name] is not None, name

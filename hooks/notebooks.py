@@ -266,7 +266,7 @@ def _nav_entries(items: list) -> Iterator[tuple[str | None, str]]:
 def chapter_sections(nav: list | None) -> list[tuple[str, str, list[tuple[str | None, str]]]]:
     """(title, folder, Markdown pages) of each chapter: a top-level nav section whose
     Markdown pages all live in one folder of docs/."""
-    found = []
+    found: list[tuple[str, str, list[tuple[str | None, str]]]] = []
     for item in nav or []:
         if not isinstance(item, dict):
             continue
@@ -278,8 +278,9 @@ def chapter_sections(nav: list | None) -> list[tuple[str, str, list[tuple[str | 
                 PurePosixPath(p).parts[0] if len(PurePosixPath(p).parts) > 1 else None
                 for _, p in pages
             }
-            if pages and len(folders) == 1 and None not in folders:
-                found.append((title, folders.pop(), pages))
+            folder = folders.pop() if len(folders) == 1 else None
+            if pages and folder is not None:
+                found.append((title, folder, pages))
     return found
 
 

@@ -490,7 +490,11 @@ def decorate_chapter_index(output: str, chapter: Chapter, page: Page) -> str:
             r'(<li>\s*(?:<p>\s*)?<a href="(?:\./)?' + href + r'"[^>]*>.*?</a>)', flags=re.DOTALL
         )
         chip = _chip(article)
-        output, found = pattern.subn(lambda m, chip=chip: m.group(1) + chip, output, count=1)
+
+        def add_chip(m: re.Match[str], chip: str = chip) -> str:
+            return m.group(1) + chip
+
+        output, found = pattern.subn(add_chip, output, count=1)
         if not found:
             log.warning(
                 "%s does not list the article %s (a list item that starts with a link to it)",

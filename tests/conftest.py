@@ -30,6 +30,18 @@ def shakespeare(shared_data: Path) -> str:
     return (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
 
 
+NOT_LINUX = sys.platform != "linux"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip `@pytest.mark.linux` tests on other systems, saying why (CI runs them on Linux)."""
+    if NOT_LINUX:
+        skip = pytest.mark.skip(reason=f"needs Linux (/proc or SIGKILL), not {sys.platform}")
+        for item in items:
+            if item.get_closest_marker("linux"):
+                item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def real_site_build(
     tmp_path_factory: pytest.TempPathFactory,
@@ -37,6 +49,8 @@ def real_site_build(
     """The real site, built once per test session with `mkdocs build --strict`:
     (output folder, the finished build process). Tests that read the built pages
     share this one build (it trains nothing once `.cache/groundup` is warm)."""
+    if NOT_LINUX:  # the benchmarks page measures attention memory through /proc
+        pytest.skip(f"the site build needs Linux (/proc), not {sys.platform}")
     out = tmp_path_factory.mktemp("real-site")
     env = {
         **os.environ,

@@ -221,6 +221,7 @@ def test_fingerprint_depends_on_inputs():
 def _module_from(path: Path, name: str, source: str):
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -20,6 +20,8 @@ from groundup.model.memory import (
     measure_peak_rss,
 )
 
+pytestmark = pytest.mark.linux  # /proc/self/statm, VmHWM and clear_refs
+
 N_FLOATS = 16 * 2**20  # 64 MiB of float32
 SIZE = 4 * N_FLOATS
 

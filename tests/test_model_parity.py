@@ -4,17 +4,25 @@ gradients and greedy generations, for GPT-2 and Llama in several shapes."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+)
 from transformers.utils import logging as hf_logging
 
 from groundup.model import GPT
 
 hf_logging.set_verbosity_error()
 
-GPT2_CONFIGS = {
+# keyword arguments for GPT2Config / LlamaConfig, per named shape
+GPT2_CONFIGS: dict[str, dict[str, Any]] = {
     "gpt2-small-shape": dict(vocab_size=211, n_positions=64, n_embd=64, n_layer=2, n_head=4),
     "gpt2-odd": dict(vocab_size=97, n_positions=40, n_embd=48, n_layer=3, n_head=3, n_inner=80),
     "gpt2-exact-gelu": dict(
@@ -24,7 +32,7 @@ GPT2_CONFIGS = {
         vocab_size=150, n_positions=32, n_embd=32, n_layer=2, n_head=4, tie_word_embeddings=False
     ),
 }
-LLAMA_CONFIGS = {
+LLAMA_CONFIGS: dict[str, dict[str, Any]] = {
     "llama-mha": dict(
         vocab_size=131,
         hidden_size=64,
@@ -72,7 +80,7 @@ LLAMA_CONFIGS = {
 def make_hf(name: str) -> torch.nn.Module:
     torch.manual_seed(sum(map(ord, name)))
     if name in GPT2_CONFIGS:
-        model = GPT2LMHeadModel(
+        model: PreTrainedModel = GPT2LMHeadModel(
             GPT2Config(**GPT2_CONFIGS[name], bos_token_id=None, eos_token_id=None)
         )
     else:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from groundup.model import GPT, GPTConfig
+from groundup.model.config import Positions
 from groundup.model.counting import (
     forward_flops_per_token,
     parameter_count,
@@ -41,7 +42,7 @@ def configs(draw: st.DrawFn, max_layers: int = 3) -> GPTConfig:
     d_model = (
         n_head * draw(st.sampled_from([2, 4])) if head_dim is None else draw(st.integers(4, 24))
     )
-    positions = draw(st.sampled_from(["learned", "sinusoidal", "rope", "alibi", "none"]))
+    positions: Positions = draw(st.sampled_from(["learned", "sinusoidal", "rope", "alibi", "none"]))
     if positions == "rope" and (head_dim or d_model // n_head) % 2:
         positions = "learned"
     return GPTConfig(
@@ -77,7 +78,7 @@ def test_parameter_count_equals_the_real_model(config: GPTConfig) -> None:
 @settings(max_examples=60, deadline=None)
 def test_each_component_equals_the_modules_it_counts(config: GPTConfig) -> None:
     model, p = GPT(config), parameter_count(config)
-    block = model.blocks[0]
+    block = model.layers[0]
     assert p.embedding == model.tok_emb.weight.numel()
     assert p.positions == (model.pos_emb.weight.numel() if config.positions == "learned" else 0)
     assert p.attn_qkv == numel(block.attn.qkv)
@@ -107,18 +108,25 @@ def test_published_shapes_have_the_released_counts(name: str) -> None:
 
 def test_released_counts_match_transformers_models_of_the_same_shape() -> None:
     """The reference implementations, built on the meta device, agree with RELEASED."""
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        PreTrainedConfig,
+        PreTrainedModel,
+    )
 
     for name, c in published_shapes().items():
         if name.startswith("GPT-2"):
-            hf = GPT2Config(
+            hf: PreTrainedConfig = GPT2Config(
                 vocab_size=c.vocab_size,
                 n_positions=c.block_size,
                 n_layer=c.n_layer,
                 n_head=c.n_head,
                 n_embd=c.d_model,
             )
-            cls = GPT2LMHeadModel
+            cls: type[PreTrainedModel] = GPT2LMHeadModel
         else:
             hf = LlamaConfig(
                 vocab_size=c.vocab_size,

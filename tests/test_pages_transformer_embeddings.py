@@ -103,11 +103,13 @@ def test_gradient_reaches_only_the_rows_in_the_batch(tok) -> None:
     ids = torch.tensor(tok.encode("The cat sat on the mat by the door."))
     readout = torch.randn(len(ids), d)
     (table(ids) * readout).sum().backward()
-    assert rows_with_gradient(table.weight.grad) == sorted(set(ids.tolist()))
+    grad = table.weight.grad
+    assert grad is not None
+    assert rows_with_gradient(grad) == sorted(set(ids.tolist()))
     the = tok.encode(" the")[0]
     where = (ids == the).nonzero().flatten().tolist()
     assert len(where) == 2  # the page's sentence repeats a token
-    torch.testing.assert_close(table.weight.grad[the], readout[where].sum(0))
+    torch.testing.assert_close(grad[the], readout[where].sum(0))
 
 
 def test_rows_with_gradient_and_rows_changed() -> None:
@@ -149,7 +151,9 @@ def test_tied_head_gives_every_row_a_gradient(tok) -> None:
         _, loss = model(ids[:, :-1], ids[:, 1:])
         loss.backward()
         assert (model.head.weight is model.tok_emb.weight) == config.tie_weights
-        assert rows_with_gradient(model.tok_emb.weight.grad) == expected
+        grad = model.tok_emb.weight.grad
+        assert grad is not None
+        assert rows_with_gradient(grad) == expected
 
 
 # --------------------------------------------------------------- geometry

@@ -6,6 +6,7 @@ random weights and on the real MiniLM checkpoint the page uses."""
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import pytest
 import torch
@@ -24,7 +25,18 @@ from groundup.model.encoder import (
 )
 from groundup.model.objectives import TinyLM, cached_next_token_runs, mask_for_mlm, train_next_token
 
-TINY = dict(vocab_size=61, block_size=16, n_layer=1, n_head=4, d_model=32)
+
+class Shape(TypedDict):
+    """The GPTConfig fields TINY sets, typed so that `GPTConfig(**TINY)` type-checks."""
+
+    vocab_size: int
+    block_size: int
+    n_layer: int
+    n_head: int
+    d_model: int
+
+
+TINY: Shape = dict(vocab_size=61, block_size=16, n_layer=1, n_head=4, d_model=32)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +101,9 @@ def _hf_bert(seed: int = 0):
         intermediate_size=96,
         max_position_embeddings=20,
         layer_norm_eps=1e-12,
-        attn_implementation="eager",
+        # transformers 5 config dataclasses take extra kwargs at runtime (a wrapped
+        # __init__); their typed signature does not list this one
+        attn_implementation="eager",  # type: ignore[call-arg]
     )
     model = BertModel(config).eval()
     with torch.no_grad():  # HF initialises the LayerNorms to the identity; move them off it

@@ -20,6 +20,7 @@ from groundup.model import (
     causal_mask,
     scaled_dot_product_attention,
 )
+from groundup.model.config import Attention, Positions
 from groundup.model.counting import published_shapes
 from groundup.model.heads_reference import attention_head_by_head, expand_kv_heads
 from groundup.model.kv_budget import (
@@ -150,7 +151,9 @@ def test_mask_is_lower_triangular_and_masked_softmax_rows_sum_to_one() -> None:
 
 
 @functools.cache
-def page_model(attention: str = "sdpa", positions: str = "learned", vocab_size: int = 4096) -> GPT:
+def page_model(
+    attention: Attention = "sdpa", positions: Positions = "learned", vocab_size: int = 4096
+) -> GPT:
     torch.manual_seed(0)
     return GPT(
         GPTConfig(

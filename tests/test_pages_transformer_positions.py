@@ -107,10 +107,10 @@ def test_random_model_redraws_weights_at_unit_scale(tok) -> None:
     model = random_model(small(tok, n_layer=1), seed=3)
     assert not model.training
     assert model.tok_emb.weight.std().item() == pytest.approx(1.0, rel=0.05)
-    w = model.blocks[0].attn.qkv.weight
+    w = model.layers[0].attn.qkv.weight
     assert w.std().item() == pytest.approx(1 / math.sqrt(32), rel=0.05)
     again = random_model(small(tok, n_layer=1), seed=3)
-    assert torch.equal(again.blocks[0].attn.qkv.weight, w)
+    assert torch.equal(again.layers[0].attn.qkv.weight, w)
 
 
 def test_first_layer_twins_are_only_first_and_last(tok, ids) -> None:
@@ -169,7 +169,9 @@ def test_learned_positions_train_only_reached_rows_and_stop_at_block_size(tok) -
     ids = torch.tensor([tok.encode(B)])
     _, loss = model(ids[:, :-1], ids[:, 1:])
     loss.backward()
-    rows = model.pos_emb.weight.grad.ne(0).any(dim=1).nonzero().flatten().tolist()
+    grad = model.pos_emb.weight.grad
+    assert grad is not None
+    rows = grad.ne(0).any(dim=1).nonzero().flatten().tolist()
     assert rows == list(range(ids.size(1) - 1))
     with pytest.raises(ValueError, match="longer than the context"):
         model(torch.zeros(1, 33, dtype=torch.long))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groundup.model.two_layer_mlp import (
+    Activation,
     TwoLayerMLP,
     accuracy,
     as_linear,
@@ -26,7 +28,11 @@ from groundup.model.two_layer_mlp import (
 from groundup.timing import one_thread
 
 # the page's three networks: (hidden units, activation)
-VARIANTS = {"linear": (64, "none"), "narrow": (4, "relu"), "wide": (64, "relu")}
+VARIANTS: dict[str, tuple[int, Activation]] = {
+    "linear": (64, "none"),
+    "narrow": (4, "relu"),
+    "wide": (64, "relu"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +54,12 @@ def trained() -> dict[str, tuple[TwoLayerMLP, list[float], float]]:
 def test_forward_is_fc2_of_activation_of_fc1() -> None:
     torch.manual_seed(0)
     x = torch.randn(5, 3)
-    for activation, fn in [("relu", torch.relu), ("tanh", torch.tanh), ("none", lambda z: z)]:
+    cases: list[tuple[Activation, Callable[[torch.Tensor], torch.Tensor]]] = [
+        ("relu", torch.relu),
+        ("tanh", torch.tanh),
+        ("none", lambda z: z),
+    ]
+    for activation, fn in cases:
         m = TwoLayerMLP(3, 7, 2, activation)
         expected = fn(x @ m.fc1.weight.T + m.fc1.bias) @ m.fc2.weight.T + m.fc2.bias
         torch.testing.assert_close(m(x), expected)

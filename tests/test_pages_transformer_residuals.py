@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import itertools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -38,12 +39,18 @@ from groundup.site import SITE_MODEL, SITE_TRAINING
 
 # the page's deep stack: the site model's width, 24 blocks
 DEEP = GPTConfig(vocab_size=4096, block_size=128, n_layer=24, n_head=4, d_model=128)
-STACKS = {
+STACKS: dict[str, dict[str, Any]] = {
     "ours": {},
     "residual, no norm": {"norm": "none"},
     "no residual, LayerNorm": {"residual": False},
     "no residual, no norm": {"residual": False, "norm": "none"},
 }
+
+
+def mlp_of(block: Block) -> nn.Module:
+    """`block.mlp`, for a block that has one (a type checker sees Module | None)."""
+    assert block.mlp is not None
+    return block.mlp
 
 
 @functools.cache
@@ -69,7 +76,7 @@ def test_block_is_pre_norm_residual() -> None:
     x = torch.randn(2, 7, 32)
     with torch.no_grad():
         h = x + block.attn(block.norm1(x))
-        expected = h + block.mlp(block.norm2(h))
+        expected = h + mlp_of(block)(block.norm2(h))
         torch.testing.assert_close(block(x), expected)
 
 
@@ -79,7 +86,7 @@ def test_block_switches() -> None:
     block = Block(config.replace(residual=False)).eval()
     x = torch.randn(2, 7, 32)
     with torch.no_grad():
-        torch.testing.assert_close(block(x), block.mlp(block.norm2(block.attn(block.norm1(x)))))
+        torch.testing.assert_close(block(x), mlp_of(block)(block.norm2(block.attn(block.norm1(x)))))
     assert isinstance(Block(config.replace(norm="none")).norm1, nn.Identity)
     assert Block(config.replace(mlp="none")).mlp is None
     assert isinstance(
@@ -118,7 +125,7 @@ def test_identity_path_delivers_the_top_gradient_exactly() -> None:
     """Silent sublayers: every J_k = 0, so g_0 = g_K exactly with residuals."""
     config = GPTConfig(vocab_size=61, block_size=12, n_layer=6, n_head=2, d_model=16)
     model = deep_model(config)
-    for block in model.blocks:
+    for block in model.layers:
         silence_sublayers(block)
     result = gradient_flow(model, *random_batch(config))
     assert result.alignment == pytest.approx([1.0] * 6, abs=1e-12)
@@ -168,11 +175,11 @@ def test_post_norm_block_formula_and_copy() -> None:
     assert not post.training and next(post.parameters()).dtype == torch.float64
     for (name, a), (_, b) in zip(model.state_dict().items(), post.state_dict().items()):
         assert torch.equal(a, b), name
-    block = post.blocks[0]
+    block = post.layers[0]
     x = torch.randn(2, 12, 16, dtype=torch.float64)
     with torch.no_grad():
         h = block.norm1(x + block.attn(x))
-        torch.testing.assert_close(block(x), block.norm2(h + block.mlp(h)))
+        torch.testing.assert_close(block(x), block.norm2(h + mlp_of(block)(h)))
         idx = random_batch(config)[0]
         assert not torch.allclose(post(idx)[0], model(idx)[0])
 
@@ -184,6 +191,7 @@ def test_norms_match_pytorch(shape) -> None:
     x = 4 * torch.randn(*shape) + 2
     d = shape[-1]
     ln, rms = LayerNorm(d), RMSNorm(d)
+    assert ln.bias is not None
     with torch.no_grad():
         for p in (ln.weight, ln.bias, rms.weight):
             p.normal_()
@@ -216,7 +224,9 @@ def test_variance_preserving_init_keeps_a_layers_variance() -> None:
     model = variance_preserving_init(
         GPT(GPTConfig(vocab_size=61, block_size=12, n_layer=2, n_head=2, d_model=256))
     )
-    fc = model.blocks[0].mlp.fc
+    mlp = model.layers[0].mlp
+    assert isinstance(mlp, MLP)
+    fc = mlp.fc
     x = torch.randn(4096, 256)
     with torch.no_grad():
         assert fc(x).var().item() == pytest.approx(1.0, rel=0.1)
@@ -296,7 +306,10 @@ def test_swiglu_width_spends_the_same_parameters() -> None:
 
 
 def site_config() -> GPTConfig:
-    return GPTConfig(vocab_size=4096, block_size=SITE_TRAINING["block_size"], **SITE_MODEL)
+    # both mix ints and floats, which a type checker reads as dict[str, float]
+    model: dict[str, Any] = SITE_MODEL
+    training: dict[str, Any] = SITE_TRAINING
+    return GPTConfig(vocab_size=4096, block_size=training["block_size"], **model)
 
 
 def test_mlp_share_of_the_parameters() -> None:
@@ -319,12 +332,12 @@ def test_mlp_share_of_the_parameters() -> None:
         c = configs[name]
         assert block_share[name] > 0.8
         assert c.kv_heads < c.n_head and c.hidden_size > 8 * c.d_model / 3
-    assert max(total_share, key=total_share.get) == "Llama 2 70B"
+    assert max(total_share, key=total_share.__getitem__) == "Llama 2 70B"
     assert total_share["the site model"] < total_share["GPT-2 small"] < 0.5
     assert all(total_share[n] > 0.5 for n, c in configs.items() if parameter_count(c).total > 3e8)
     # the count matches the real model
     model = GPT(site_config())
-    mlp_params = sum(p.numel() for b in model.blocks for p in b.mlp.parameters())
+    mlp_params = sum(p.numel() for b in model.layers for p in mlp_of(b).parameters())
     assert mlp_params / model.num_parameters() == pytest.approx(total_share["the site model"])
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from groundup.model import scaled_dot_product_attention
 from groundup.model.softmax_scaling import (
+    Scale,
     dot_products,
     saturation,
     scaled_logits,
@@ -38,7 +39,7 @@ def test_dot_product_variance_is_d_k(d_k: int) -> None:
 @pytest.mark.parametrize(
     "scale,variance", [("none", lambda d: d), ("sqrt", lambda d: 1.0), ("d_k", lambda d: 1.0 / d)]
 )
-def test_scaled_logits_variance(scale: str, variance) -> None:
+def test_scaled_logits_variance(scale: Scale, variance) -> None:
     d = 256
     z = scaled_logits(d, 400, 50, scale, gen(1))
     assert z.shape == (400, 50)

@@ -52,11 +52,16 @@ def test_rnn_matches_its_equation_step_by_step() -> None:
 def test_rnn_equals_torch_rnn_with_the_same_weights() -> None:
     torch.manual_seed(0)
     ours, theirs = RNN(6, 8), nn.RNN(6, 8, batch_first=True)
+    # nn.RNN registers its weights by name at runtime; a type checker sees Tensor | Module
+    weight_hh, weight_ih = theirs.weight_hh_l0, theirs.weight_ih_l0
+    bias_ih, bias_hh = theirs.bias_ih_l0, theirs.bias_hh_l0
+    assert isinstance(weight_hh, torch.Tensor) and isinstance(weight_ih, torch.Tensor)
+    assert isinstance(bias_ih, torch.Tensor) and isinstance(bias_hh, torch.Tensor)
     with torch.no_grad():
-        theirs.weight_hh_l0.copy_(ours.W)
-        theirs.weight_ih_l0.copy_(ours.U.weight)
-        theirs.bias_ih_l0.copy_(ours.U.bias)
-        theirs.bias_hh_l0.zero_()
+        weight_hh.copy_(ours.W)
+        weight_ih.copy_(ours.U.weight)
+        bias_ih.copy_(ours.U.bias)
+        bias_hh.zero_()
     x = torch.randn(3, 7, 6)
     torch.testing.assert_close(ours(x), theirs(x)[0])
 
@@ -90,6 +95,7 @@ def test_gradient_by_distance_indexes_by_distance() -> None:
     rnn = RNN(3, 4)
     x = torch.randn(2, 6, 3, requires_grad=True)
     rnn(x)[:, -1].sum().backward()
+    assert x.grad is not None
     by_hand = x.grad.norm(dim=-1).mean(dim=0)
     torch.testing.assert_close(gradient_by_distance(rnn, x), by_hand.flip(0))
 

@@ -113,6 +113,7 @@ def _rss_bytes() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.linux  # reads the RSS from /proc
 def test_stream_a_300_mb_file(tok, tmp_path: Path, lines):
     paragraph = "".join(lines[:50])
     assert paragraph[0].isalpha() and paragraph.endswith("\n")

@@ -9,6 +9,7 @@ what the code happens to output.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import pytest
 
@@ -22,7 +23,7 @@ def merges_of(tok: BPETokenizer) -> list[tuple[tuple[int, int], int]]:
     return [(m.pair, m.count) for m in tok.merges]
 
 
-def byte_ranks(extra: list[bytes] = ()) -> dict[bytes, int]:
+def byte_ranks(extra: Sequence[bytes] = ()) -> dict[bytes, int]:
     ranks = {bytes([i]): i for i in range(256)}
     for b in extra:
         ranks[b] = len(ranks)

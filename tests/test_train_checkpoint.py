@@ -92,7 +92,8 @@ def test_keeps_the_newest_and_ignores_temporary_files(tmp_path) -> None:
     assert latest_checkpoint(tmp_path) == tmp_path / "ckpt_00000020.pt"
     # numeric, not lexicographic, order
     save_checkpoint(tmp_path, 100_000_000, state, keep=3)
-    assert latest_checkpoint(tmp_path).name == "ckpt_100000000.pt"
+    latest = latest_checkpoint(tmp_path)
+    assert latest is not None and latest.name == "ckpt_100000000.pt"
     assert latest_checkpoint(tmp_path / "missing") is None
     with pytest.raises(ValueError, match="keep"):
         save_checkpoint(tmp_path, 1, state, keep=0)

@@ -107,6 +107,7 @@ def test_training_learns(reference) -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.linux  # SIGKILL (Windows has none)
 @pytest.mark.parametrize(
     "kill_at",
     [pytest.param(5, marks=pytest.mark.slow), pytest.param(20, marks=pytest.mark.slow), 25],
@@ -149,6 +150,7 @@ def test_resume_refuses_a_damaged_checkpoint(reference, tmp_path, capsys) -> Non
     config, _ = reference
     shutil.copytree(config.parent, tmp_path, dirs_exist_ok=True)
     latest = latest_checkpoint(tmp_path / "out")
+    assert latest is not None
     data = bytearray(latest.read_bytes())
     data[len(data) // 2] ^= 0xFF
     latest.write_bytes(bytes(data))
@@ -213,8 +215,11 @@ def test_ddp_two_ranks_average_gradients(tmp_path) -> None:
     single = ok(run(config, "--max-steps", steps, "--out-dir", "single", "--grad-accum-steps", "2"))
     assert "done: 20 steps" in single.stdout
 
-    a = load_checkpoint(latest_checkpoint(tmp_path / "ddp"))
-    b = load_checkpoint(latest_checkpoint(tmp_path / "single"))
+    ddp_latest = latest_checkpoint(tmp_path / "ddp")
+    single_latest = latest_checkpoint(tmp_path / "single")
+    assert ddp_latest is not None and single_latest is not None
+    a = load_checkpoint(ddp_latest)
+    b = load_checkpoint(single_latest)
     assert a["step"] == b["step"] == 20
     assert a["world_size"] == 2 and len(a["rng"]) == 2
     assert a["params_sha256"][0] == a["params_sha256"][1]  # the replicas never diverged

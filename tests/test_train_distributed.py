@@ -27,8 +27,9 @@ def test_torchrun_ranks_pick_backend_and_device(monkeypatch, device, backend, ex
     monkeypatch.setenv("RANK", "3")
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
-    monkeypatch.setattr(distributed.dist, "init_process_group",
-                        lambda backend: calls.update(backend=backend))
+    monkeypatch.setattr(
+        distributed.dist, "init_process_group", lambda backend: calls.update(backend=backend)
+    )
     monkeypatch.setattr(torch.cuda, "set_device", lambda d: calls.update(cuda_device=d))
     info, torch_device = distributed.setup_distributed(device)
     assert (info.rank, info.local_rank, info.world_size) == (3, 1, 4)

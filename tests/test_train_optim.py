@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,24 @@ from groundup.train import (
     write_tokens,
 )
 
-SMALL = {"vocab_size": 64, "block_size": 16, "n_layer": 2, "n_head": 2, "d_model": 32}
+
+class Shape(TypedDict):
+    """The GPTConfig fields these tests set, typed so that `GPTConfig(**SMALL)` type-checks."""
+
+    vocab_size: int
+    block_size: int
+    n_layer: int
+    n_head: int
+    d_model: int
+
+
+SMALL: Shape = {"vocab_size": 64, "block_size": 16, "n_layer": 2, "n_head": 2, "d_model": 32}
+
+
+def grad_of(p: torch.Tensor) -> torch.Tensor:
+    """`p.grad`, which must be set (a type checker sees Tensor | None)."""
+    assert p.grad is not None
+    return p.grad
 
 
 @pytest.mark.parametrize("flavour", ["gpt2", "llama"])
@@ -63,14 +82,14 @@ def test_clip_gradients() -> None:
         p.grad = torch.full_like(p, 2.0)  # 8 entries of 2: norm sqrt(32)
     norm = clip_gradients(model, max_norm=1.0)
     assert norm == pytest.approx(32**0.5)
-    new_norm = torch.cat([p.grad.flatten() for p in model.parameters()]).norm()
+    new_norm = torch.cat([grad_of(p).flatten() for p in model.parameters()]).norm()
     assert new_norm.item() == pytest.approx(1.0, rel=1e-5)
     # below the limit, or with clipping off, the gradients are untouched
     for limit in (100.0, 0.0):
         for p in model.parameters():
             p.grad = torch.full_like(p, 2.0)
         assert clip_gradients(model, max_norm=limit) == pytest.approx(32**0.5)
-        assert all(torch.equal(p.grad, torch.full_like(p, 2.0)) for p in model.parameters())
+        assert all(torch.equal(grad_of(p), torch.full_like(p, 2.0)) for p in model.parameters())
 
 
 def test_cross_entropy_matches_the_model_and_the_definition() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -22,15 +23,15 @@ def lrs(
 
 
 def test_known_values() -> None:
-    kw = {"max_lr": 1.0, "min_lr": 0.0, "warmup_steps": 10, "max_steps": 110}
-    assert lr_at(0, **kw) == pytest.approx(0.1)
-    assert lr_at(4, **kw) == pytest.approx(0.5)
-    assert lr_at(9, **kw) == pytest.approx(1.0)
-    assert lr_at(10, **kw) == pytest.approx(1.0)
-    assert lr_at(60, **kw) == pytest.approx(0.5)  # halfway through the cosine
-    assert lr_at(35, **kw) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
-    assert lr_at(110, **kw) == 0.0
-    assert lr_at(1000, **kw) == 0.0
+    lr = functools.partial(lr_at, max_lr=1.0, min_lr=0.0, warmup_steps=10, max_steps=110)
+    assert lr(0) == pytest.approx(0.1)
+    assert lr(4) == pytest.approx(0.5)
+    assert lr(9) == pytest.approx(1.0)
+    assert lr(10) == pytest.approx(1.0)
+    assert lr(60) == pytest.approx(0.5)  # halfway through the cosine
+    assert lr(35) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert lr(110) == 0.0
+    assert lr(1000) == 0.0
 
 
 @given(

@@ -25,6 +25,7 @@ import io
 import itertools
 import linecache
 from collections.abc import Iterator
+from typing import Any
 
 KINDS = ("markdown", "html", "text")
 """How a cell's output is displayed: rendered Markdown, raw HTML, or plain text."""
@@ -89,6 +90,6 @@ def show_as(line: str, cell: str) -> None:
     run_cell_as(cell, shell.user_ns, kind)
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext groundup.notebook` registers the `%%show_as` cell magic."""
     ipython.register_magic_function(show_as, magic_kind="cell", magic_name="show_as")

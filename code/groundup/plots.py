@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 _INK = "#010101"  # a sentinel colour, swapped for currentColor in the SVG
-_STYLE = {
+_STYLE: dict[Any, Any] = {
     "text.color": _INK,
     "axes.labelcolor": _INK,
     "axes.edgecolor": _INK,

@@ -215,7 +215,10 @@ def site_run_dir(model: dict[str, Any] | None = None, **training: Any) -> Path:
 @cache
 def _load_run(run_dir: Path) -> SiteModel:
     summary = json.loads((run_dir / "summary.json").read_text())
-    checkpoint = load_checkpoint(latest_checkpoint(run_dir))
+    latest = latest_checkpoint(run_dir)
+    if latest is None:
+        raise FileNotFoundError(f"{run_dir} holds no checkpoint; delete it to retrain")
+    checkpoint = load_checkpoint(latest)
     train_path, heldout_path = site_token_files()  # not the paths stored in the checkpoint:
     config = TrainConfig(
         **{

@@ -19,9 +19,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("GROUNDUP_CHROMIUM", "/usr/bin/chromium"))
@@ -102,7 +106,7 @@ def site_url(built_site: Path, server_port: int) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(
             f"{CHROMIUM} not found: the browser tests need Debian's chromium "
@@ -130,14 +134,14 @@ class Watch:
         return not (self.console_errors or self.page_errors or self.foreign_requests)
 
 
-def watch(page: object, site_url: str) -> Watch:
+def watch(page: Page, site_url: str) -> Watch:
     """Record what `page` does from now on (see `Watch`)."""
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(site_url))
     w = Watch(origin)
     page.on("console", lambda m: w.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: w.page_errors.append(str(e)))
 
-    def on_request(request: object) -> None:
+    def on_request(request: Request) -> None:
         url = request.url
         if not url.startswith((origin, "data:", "blob:", "about:")):
             w.foreign_requests.append(url)
@@ -147,7 +151,7 @@ def watch(page: object, site_url: str) -> Watch:
 
 
 @pytest.fixture
-def context(browser: object) -> Iterator[object]:
+def context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh browser profile (empty localStorage) per test, light scheme."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
     yield ctx
@@ -155,9 +159,10 @@ def context(browser: object) -> Iterator[object]:
 
 
 @pytest.fixture
-def page(context: object, site_url: str) -> Iterator[object]:
+def page(context: BrowserContext, site_url: str) -> Iterator[Page]:
     """A page in a fresh profile; `page.watch` records errors and foreign requests."""
     pg = context.new_page()
-    pg.watch = watch(pg, site_url)
+    # an attribute of our own on Playwright's Page, which the tests read back as `page.watch`
+    pg.watch = watch(pg, site_url)  # type: ignore[attr-defined]
     yield pg
     pg.close()

@@ -18,6 +18,7 @@ from torch import nn
 from groundup.model.block import Block
 from groundup.model.config import GPTConfig
 from groundup.model.gpt import GPT
+from groundup.model.mlp import MLP, SwiGLU
 
 
 # --8<-- [start:post_norm]
@@ -56,8 +57,10 @@ def silence_sublayers(block: Block) -> None:
     """Zero the layers that write into the stream (attention's and the MLP's output
     projections), so that both sublayers output exactly 0."""
     writers = [block.attn.proj]
-    if block.mlp is not None:
-        writers.append(block.mlp.down if hasattr(block.mlp, "down") else block.mlp.proj)
+    if isinstance(block.mlp, SwiGLU):
+        writers.append(block.mlp.down)
+    elif isinstance(block.mlp, MLP):
+        writers.append(block.mlp.proj)
     with torch.no_grad():
         for layer in writers:
             layer.weight.zero_()
@@ -113,13 +116,10 @@ def random_batch(
 
 
 def _capture_inputs(modules: list[nn.Module], store: list[torch.Tensor]) -> list:
-    """Hooks that keep the input of each module (with its gradient retained)."""
+    """Hooks that keep the input of each module."""
 
     def hook(module: nn.Module, args: tuple) -> None:
-        x = args[0]
-        if x.requires_grad:
-            x.retain_grad()
-        store.append(x)
+        store.append(args[0])
 
     return [m.register_forward_pre_hook(hook) for m in modules]
 
@@ -141,16 +141,16 @@ def gradient_flow(model: GPT, idx: torch.Tensor, targets: torch.Tensor) -> Gradi
     in direction; 0 means it receives something unrelated to it.
     """
     inputs: list[torch.Tensor] = []
-    hooks = _capture_inputs([*model.blocks, model.norm_f], inputs)
+    hooks = _capture_inputs([*model.layers, model.norm_f], inputs)
     try:
         model.zero_grad(set_to_none=True)
         _, loss = model(idx, targets)
-        loss.backward()
     finally:
         for h in hooks:
             h.remove()
-    top = inputs[-1].grad.flatten()
-    alignment = [F.cosine_similarity(x.grad.flatten(), top, dim=0).item() for x in inputs[:-1]]
+    *block_grads, top = torch.autograd.grad(loss, inputs, retain_graph=True)  # dL/dx
+    loss.backward()  # dL/dθ, into every parameter's .grad
+    alignment = [F.cosine_similarity(g.flatten(), top.flatten(), dim=0).item() for g in block_grads]
     param_norms = [
         math.sqrt(
             sum(
@@ -159,7 +159,7 @@ def gradient_flow(model: GPT, idx: torch.Tensor, targets: torch.Tensor) -> Gradi
                 if p.grad is not None
             )
         )
-        for block in model.blocks
+        for block in model.layers
     ]
     model.zero_grad(set_to_none=True)
     return GradientFlow(param_norms, alignment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -12,12 +12,19 @@ from torch import nn
 
 from groundup.model.block import Block, make_norm
 from groundup.model.config import GPTConfig
+from groundup.model.mlp import MLP, SwiGLU
 from groundup.model.positions import LearnedPositions, alibi_bias, rope_angles, sinusoidal_positions
 
 
 # --8<-- [start:gpt]
 class GPT(nn.Module):
     """Embed tokens (and positions), run n_layer blocks, normalise, project to the vocabulary."""
+
+    # fixed tables, registered as buffers by the position schemes that use them
+    pos_table: torch.Tensor
+    rope_cos: torch.Tensor
+    rope_sin: torch.Tensor
+    alibi: torch.Tensor
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
@@ -106,11 +113,13 @@ class GPT(nn.Module):
         """GPT-2's initialisation: N(0, 0.02) weights and zero biases, with the
         projections that write into the residual stream scaled by 1/sqrt(2 n_layer)
         so that the stream's variance does not grow with depth."""
-        writers = set()
-        for block in self.blocks:
+        writers: set[nn.Module] = set()
+        for block in self.layers:
             writers.add(block.attn.proj)
-            if block.mlp is not None:
-                writers.add(block.mlp.down if hasattr(block.mlp, "down") else block.mlp.proj)
+            if isinstance(block.mlp, SwiGLU):
+                writers.add(block.mlp.down)
+            elif isinstance(block.mlp, MLP):
+                writers.add(block.mlp.proj)
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 std = 0.02 / math.sqrt(2 * self.config.n_layer) if module in writers else 0.02
@@ -143,6 +152,11 @@ class GPT(nn.Module):
             raise ValueError(
                 f"token id {bad} is out of range for vocab_size={self.config.vocab_size}"
             )
+
+    @property
+    def layers(self) -> list[Block]:
+        """The blocks, as a typed list (a type checker sees nn.ModuleList items as Modules)."""
+        return [cast(Block, block) for block in self.blocks]
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         """Number of distinct parameters (a tied matrix counts once)."""

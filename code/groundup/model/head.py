@@ -10,7 +10,6 @@ model's distribution over the next token.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from groundup.model.config import GPTConfig
 from groundup.model.gpt import GPT
@@ -70,6 +69,6 @@ def tying_savings(config: GPTConfig) -> tuple[int, int]:
 # --8<-- [end:tying]
 
 
-def is_tied(model: nn.Module) -> bool:
+def is_tied(model: GPT) -> bool:
     """True when the head's weight is the very tensor of the token embedding."""
     return model.head.weight is model.tok_emb.weight

@@ -70,7 +70,7 @@ def trace_forward(model: GPT, idx: torch.Tensor) -> ForwardTrace:
     ]
     if hasattr(model, "pos_emb"):
         hooks.append(model.pos_emb.register_forward_hook(output_of("positions")))
-    for layer, block in enumerate(model.blocks):
+    for layer, block in enumerate(model.layers):
         hooks += [
             block.register_forward_pre_hook(input_of("stream", layer)),
             block.attn.register_forward_pre_hook(weights_of(layer)),

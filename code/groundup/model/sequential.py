@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,8 +30,8 @@ def graph_depth(output: torch.Tensor) -> int:
     """
     if output.grad_fn is None:
         return 0
-    depth: dict[object, int] = {}
-    stack: list[tuple[object, bool]] = [(output.grad_fn, False)]
+    depth: dict[Any, int] = {}
+    stack: list[tuple[Any, bool]] = [(output.grad_fn, False)]
     while stack:  # depth-first, without recursion
         node, inputs_done = stack.pop()
         inputs = [n for n, _ in node.next_functions if n is not None]

@@ -56,8 +56,8 @@ def softmax_gradient_norm(
     z = logits.detach().clone().requires_grad_(True)
     p = torch.softmax(z, dim=-1)
     u = torch.randn(p.shape, generator=generator, dtype=p.dtype)
-    (p * u).sum().backward()
-    return z.grad.norm(dim=-1)
+    (grad,) = torch.autograd.grad((p * u).sum(), z)  # J^T u, one row per softmax
+    return grad.norm(dim=-1)
 
 
 # --8<-- [end:saturation]

@@ -81,7 +81,7 @@ def sgd_step(params: Iterable[nn.Parameter], lr: float) -> None:
     """What `torch.optim.SGD(params, lr).step()` does: p <- p - lr * dL/dp, in place."""
     for p in params:
         if p.grad is not None:
-            p -= lr * p.grad
+            p.sub_(lr * p.grad)
 
 
 # --8<-- [end:sgd_step]
@@ -163,9 +163,9 @@ def autograd_gradients(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor
 ) -> dict[str, torch.Tensor]:
     """The same gradients from `loss.backward()`, keyed by parameter name."""
-    model.zero_grad()
-    F.cross_entropy(model(x), y).backward()
-    return {name: p.grad.clone() for name, p in model.named_parameters()}
+    names, params = zip(*model.named_parameters())
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y), params)
+    return dict(zip(names, grads))
 
 
 def as_linear(model: TwoLayerMLP) -> nn.Linear:

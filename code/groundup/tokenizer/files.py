@@ -56,7 +56,9 @@ def _checksum(
 # --8<-- [start:save_tokenizer]
 def save_tokenizer(tok: BPETokenizer, path: str | Path) -> None:
     """Write `tok` to `path` in the format above, atomically."""
-    tokens = [[i, b.hex()] for b, i in sorted(tok.ranks.items(), key=lambda kv: kv[1])]
+    tokens: list[list[Any]] = [
+        [i, b.hex()] for b, i in sorted(tok.ranks.items(), key=lambda kv: kv[1])
+    ]
     merges = [[m.pair[0], m.pair[1], m.count] for m in tok.merges]
     special = tok.special_tokens
     header = {
@@ -102,14 +104,14 @@ def load_tokenizer(path: str | Path) -> BPETokenizer:
     try:
         pattern = data["pattern"]
         special = {str(s): int(i) for s, i in data["special_tokens"].items()}
-        tokens = [[int(t[0]), str(t[1])] for t in data["tokens"]]
+        tokens: list[list[Any]] = [[int(t[0]), str(t[1])] for t in data["tokens"]]
         merges = [[int(a), int(b), int(c)] for a, b, c in data["merges"]]
         checksum = data["checksum"]
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         raise TokenizerFileError(f"{path}: malformed tokenizer file: {e!r}") from None
     if checksum != _checksum(pattern, special, tokens, merges):
         raise TokenizerFileError(f"{path}: checksum mismatch: the file was edited or corrupted")
-    ranks = {bytes.fromhex(h): i for i, h in tokens}
+    ranks = {bytes.fromhex(str(h)): int(i) for i, h in tokens}
     return BPETokenizer(
         ranks,
         pattern,

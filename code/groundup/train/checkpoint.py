@@ -25,7 +25,7 @@ import random
 import re
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -41,10 +41,9 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, truncated, corrupted, or incompatible."""
 
 
-# --8<-- [start:rng]
 def rng_state() -> dict[str, Any]:
     """The state of every random generator a training step may draw from."""
-    np_state = np.random.get_state()
+    np_state = cast(tuple[Any, ...], np.random.get_state(legacy=True))
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,  # this GPU
@@ -61,9 +60,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
     random.setstate(state["python"])
-
-
-# --8<-- [end:rng]
 
 
 # --8<-- [start:save]

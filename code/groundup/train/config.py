@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -141,11 +142,12 @@ def load_config(path: str | Path) -> TrainConfig:
         raise FileNotFoundError(f"config file {path} does not exist")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".toml":
-        try:
+        if sys.version_info < (3, 11):
+            raise RuntimeError("TOML configs need Python 3.11+ (tomllib); use JSON")
+        else:
             import tomllib
-        except ModuleNotFoundError as e:
-            raise RuntimeError("TOML configs need Python 3.11+ (tomllib); use JSON") from e
-        data = tomllib.loads(text)
+
+            data = tomllib.loads(text)
     elif path.suffix == ".json":
         data = json.loads(text)
     else:
@@ -166,7 +168,6 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConf
     return config_from_dict(data)
 
 
-# --8<-- [start:cli]
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One `--flag` per scalar TrainConfig field (`--max-steps 10`), plus `--set KEY=VALUE`."""
     for f in dataclasses.fields(TrainConfig):
@@ -209,9 +210,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key.strip()] = _parse_value(raw)
     return apply_overrides(config, overrides)
-
-
-# --8<-- [end:cli]
 
 
 def _parse_value(text: str) -> Any:

@@ -171,8 +171,8 @@ def get_batch(
             f"in {n} tokens; use more data or a smaller block_size"
         )
     starts = torch.randint(n - block_size, (batch_size,), generator=generator)
-    windows = np.stack([tokens[i : i + block_size + 1] for i in starts.tolist()])
-    windows = torch.from_numpy(windows.astype(np.int64))  # (B, T + 1)
+    rows = np.stack([tokens[i : i + block_size + 1] for i in starts.tolist()])
+    windows = torch.from_numpy(rows.astype(np.int64))  # (B, T + 1)
     return windows[:, :-1].contiguous(), windows[:, 1:].contiguous()
 
 

@@ -10,10 +10,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from groundup.model import GPT
+
 
 # --8<-- [start:heldout_loss]
 @torch.no_grad()
-def heldout_loss(model: nn.Module, ids: np.ndarray | torch.Tensor, batch_size: int = 32) -> float:
+def heldout_loss(model: GPT, ids: np.ndarray | torch.Tensor, batch_size: int = 32) -> float:
     """Mean next-token loss over ids (N,), in windows of block_size + 1 tokens.
 
     Window k holds ids[kT : kT + T + 1] and predicts its last T tokens, so every

@@ -99,7 +99,7 @@ def params_digest(model: nn.Module) -> str:
 
 # --8<-- [start:train_step]
 def train_step(
-    model: nn.Module,
+    model: GPT | DistributedDataParallel,
     optimizer: torch.optim.Optimizer,
     loader: BatchLoader,
     step: int,
@@ -128,7 +128,9 @@ def train_step(
     for micro in range(A):
         x, y = loader.batch(step, shard=info.rank * A + micro)  # (B, T) each
         last = micro == A - 1
-        sync = contextlib.nullcontext() if last or not info.enabled else model.no_sync()
+        sync: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if isinstance(model, DistributedDataParallel) and not last:
+            sync = model.no_sync()  # all-reduce the gradients once, on the last micro-step
         with sync:
             _, loss = model(x, y)
             (loss / A).backward()
@@ -146,7 +148,7 @@ def train_step(
 def save_run(
     out_dir: Path,
     step: int,
-    model: nn.Module,
+    model: GPT,
     optimizer: torch.optim.Optimizer,
     config: TrainConfig,
     losses: list[float],
@@ -182,7 +184,7 @@ def save_run(
 
 
 def resume_from(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo
+    path: Path, model: GPT, optimizer: torch.optim.Optimizer, info: DistInfo
 ) -> dict[str, Any]:
     """Load a checkpoint into `model` and `optimizer` and restore this rank's RNG state."""
     ckpt = load_checkpoint(path)
@@ -216,7 +218,6 @@ def train(
     `on_step(step, loss)` is called after every update and its eval/checkpoint.
     """
     with distributed(config.device) as (info, device):
-        # --8<-- [start:setup]
         train_tokens = open_tokens(config.train_data)
         val_tokens = open_tokens(config.val_data) if config.val_data else train_tokens
         train_loader = BatchLoader(
@@ -242,9 +243,7 @@ def train(
             model, config.lr, config.weight_decay, betas=(config.beta1, config.beta2)
         )
         torch.manual_seed(config.seed + info.rank)  # but each rank its own dropout noise
-        # --8<-- [end:setup]
 
-        # --8<-- [start:resume]
         result = TrainResult(model=model)
         out_dir = Path(config.out_dir)
         latest = latest_checkpoint(out_dir)
@@ -259,9 +258,7 @@ def train(
             result.losses, result.eval_losses = ckpt["losses"], ckpt["eval_losses"]
             if info.is_main:
                 tqdm.write(f"resuming from {latest} at step {result.step}")
-        # --8<-- [end:resume]
 
-        # --8<-- [start:loop]
         ddp = DistributedDataParallel(model) if info.enabled else model
 
         def eval_loss() -> float:  # the eval batches are split across the ranks
@@ -296,7 +293,6 @@ def train(
                 on_step(done, result.losses[-1])
         bar.close()
         return result
-        # --8<-- [end:loop]
 
 
 # --8<-- [end:train]

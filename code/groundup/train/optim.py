@@ -23,7 +23,8 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     `named_parameters` lists a shared (tied) tensor once, so a token embedding
     that doubles as the output head is decayed exactly once.
     """
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for _, p in model.named_parameters():
         if not p.requires_grad:
             continue
