@@ -8,7 +8,7 @@ mkdir -p "$dest/gpt2"
 
 fetch() {  # url, target, sha256
   curl -fsSL --retry 3 "$1" -o "$2"
-  echo "$3  $2" | sha256sum --check --quiet
+  python -c 'import hashlib, sys; d = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest(); sys.exit(d != sys.argv[2] and f"{sys.argv[1]}: sha256 {d}, expected {sys.argv[2]}")' "$2" "$3"
 }
 fetch https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt \
   "$dest/tinyshakespeare.txt" 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed
