@@ -43,10 +43,12 @@ def tiny_hf_model(kind: str, seed: int = 0, init_std: float = 0.05) -> Any:
     """A random-init `transformers` GPT2LMHeadModel ("gpt2") or LlamaForCausalLM
     ("llama"), in eval mode, built from a config alone (nothing is downloaded).
 
-    Weight matrices are drawn with std `init_std`, larger than HF's default of
-    0.02, so that the logits spread out more. Biases and norm
-    weights (zeros and ones at init) get noise, so that a missing or swapped one
-    cannot hide behind its default value."""
+    Every parameter is drawn here from one seeded generator, not by HF's
+    initialiser (which changes between releases), so the models are the same with
+    any version. Weight matrices have std `init_std`, larger than HF's default of
+    0.02, so that the logits spread out more; biases and norm gains are noisy
+    (0 + 0.1 N(0, 1) and 1 + 0.1 N(0, 1), not zeros and ones), so that a missing or
+    swapped one cannot hide behind its default value."""
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
@@ -60,10 +62,16 @@ def tiny_hf_model(kind: str, seed: int = 0, init_std: float = 0.05) -> Any:
         )
     else:
         raise ValueError(f"kind must be 'gpt2' or 'llama', got {kind!r}")
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 1:
-                p.add_(0.1 * torch.randn_like(p))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # our draw, not HF's initialiser, which changes between releases
+        for name, p in model.named_parameters():  # a tied matrix once
+            noise = torch.randn(p.shape, generator=g)
+            if p.dim() >= 2:
+                p.copy_(init_std * noise)
+            elif name.endswith("bias"):
+                p.copy_(0.1 * noise)
+            else:  # a norm's gain
+                p.copy_(1.0 + 0.1 * noise)
     return model.eval()
 
 
@@ -89,7 +97,9 @@ class Parity:
     grads: float  # largest |difference| of any parameter's gradient
     new_tokens: int  # tokens generated greedily after each prompt
     same_tokens: bool  # were the greedy generations token-identical?
-    tokens_agreeing: int  # generated tokens equal before the first disagreement
+    tokens_agreeing: (
+        int  # most generated tokens equal before the first disagreement, in one sequence
+    )
 
 
 # --8<-- [start:compare]
@@ -119,7 +129,8 @@ def compare(hf_model: Any, ours: GPT, idx: torch.Tensor, new_tokens: int) -> Par
             pad_token_id=0,
         )
     our_tokens = ours.generate(prompt, new_tokens)  # temperature 0: greedy
-    agree = (hf_tokens == our_tokens)[:, 5:].all(dim=0).long().cumprod(0).sum().item()
+    matches = (hf_tokens == our_tokens)[:, 5:].long()  # (B, new_tokens)
+    agree = matches.cumprod(dim=1).sum(dim=1).max().item()  # the longest run from the start
     return Parity(
         logits=(logits - theirs.logits).abs().max().item(),
         logit_scale=theirs.logits.abs().max().item(),
