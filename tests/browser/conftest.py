@@ -122,16 +122,23 @@ def browser() -> Iterator[Browser]:
 
 @dataclass
 class Watch:
-    """What a page did: console errors, uncaught exceptions, requests to other origins."""
+    """What a page did: console errors, uncaught exceptions, requests to other origins,
+    and responses with an error status (which name the URL a console error omits)."""
 
     origin: str
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
     bytes_received: dict[str, int] = field(default_factory=dict)
+    failed_responses: list[str] = field(default_factory=list)
 
     def clean(self) -> bool:
-        return not (self.console_errors or self.page_errors or self.foreign_requests)
+        return not (
+            self.console_errors
+            or self.page_errors
+            or self.foreign_requests
+            or self.failed_responses
+        )
 
 
 def watch(page: Page, site_url: str) -> Watch:
@@ -147,6 +154,10 @@ def watch(page: Page, site_url: str) -> Watch:
             w.foreign_requests.append(url)
 
     page.on("request", on_request)
+    page.on(
+        "response",
+        lambda r: w.failed_responses.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
     return w
 
 

@@ -130,7 +130,7 @@ def site_bigram_embedding() -> BigramEmbedding:
     digest = hashlib.sha256(ids.numpy().tobytes()).hexdigest()
     path = cache_path("bigram-embedding", {"ids": digest}, [this], suffix=".pt")
     if path.exists():
-        return BigramEmbedding(**torch.load(path))
+        return BigramEmbedding(**torch.load(path, weights_only=True))
     with one_thread():  # a small model: one thread is faster than several
         result = train_bigram(ids)
     buffer = io.BytesIO()
