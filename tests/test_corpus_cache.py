@@ -266,12 +266,15 @@ def test_site_tokenizer_trains_once_then_loads_from_disk(cache_in_tmp, monkeypat
     def no_training(*args, **kwargs):
         raise AssertionError("train was called although the tokenizer is cached")
 
-    loads = []
-    real_load = BPETokenizer.load.__func__
+    loads: list[str | Path] = []
+    real_load = BPETokenizer.load  # bound to BPETokenizer before it is replaced
+
+    def counting_load(cls: type[BPETokenizer], p: str | Path) -> BPETokenizer:
+        loads.append(p)
+        return real_load(p)
+
     monkeypatch.setattr(BPETokenizer, "train", classmethod(no_training))
-    monkeypatch.setattr(
-        BPETokenizer, "load", classmethod(lambda cls, p: loads.append(p) or real_load(cls, p))
-    )
+    monkeypatch.setattr(BPETokenizer, "load", classmethod(counting_load))
     second = site.site_tokenizer(vocab_size=300)
     assert loads == [files[0]]
     assert second.ranks == first.ranks

@@ -77,7 +77,7 @@ LLAMA_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def make_hf(name: str) -> torch.nn.Module:
+def make_hf(name: str) -> PreTrainedModel:
     torch.manual_seed(sum(map(ord, name)))
     if name in GPT2_CONFIGS:
         model: PreTrainedModel = GPT2LMHeadModel(

@@ -4,6 +4,7 @@ property it must have."""
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import pytest
 import torch
@@ -26,7 +27,18 @@ from groundup.model import (
     sinusoidal_positions,
 )
 
-TINY = dict(vocab_size=61, block_size=16, n_layer=2, n_head=4, d_model=32)
+
+class Shape(TypedDict):
+    """The size fields of a GPTConfig (typed, so `GPTConfig(**TINY, ...)` is checked)."""
+
+    vocab_size: int
+    block_size: int
+    n_layer: int
+    n_head: int
+    d_model: int
+
+
+TINY = Shape(vocab_size=61, block_size=16, n_layer=2, n_head=4, d_model=32)
 
 
 # ----------------------------------------------------------------------- norms
@@ -38,6 +50,7 @@ def test_layernorm_matches_torch(bias):
         ours.weight.normal_()
         ref.weight.copy_(ours.weight)
         if bias:
+            assert ours.bias is not None
             ours.bias.normal_()
             ref.bias.copy_(ours.bias)
     x = 3 + 5 * torch.randn(4, 7, 24)
@@ -194,11 +207,11 @@ def test_without_positions_one_layer_cannot_see_word_order():
     """With one causal layer and no positions, the last output depends only on the
     set of earlier tokens. (With more layers, earlier positions see different
     prefixes, so order leaks in through causality alone.)"""
-    model = GPT(GPTConfig(**{**TINY, "n_layer": 1}, positions="none")).eval()
+    model = GPT(GPTConfig(**(TINY | {"n_layer": 1}), positions="none")).eval()
     a = torch.tensor([[5, 9, 17, 3]])  # "dog bites man ."
     b = torch.tensor([[17, 9, 5, 3]])  # "man bites dog ."
     torch.testing.assert_close(model(a)[0][0, -1], model(b)[0][0, -1], atol=1e-5, rtol=1e-5)
-    with_pos = GPT(GPTConfig(**{**TINY, "n_layer": 1}, positions="learned")).eval()
+    with_pos = GPT(GPTConfig(**(TINY | {"n_layer": 1}), positions="learned")).eval()
     assert not torch.allclose(with_pos(a)[0][0, -1], with_pos(b)[0][0, -1], atol=1e-5)
 
 
@@ -233,13 +246,14 @@ def test_a_few_steps_overfit_a_batch():
     model = GPT(GPTConfig(**TINY))
     idx = torch.randint(0, 61, (4, 16))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    first = None
+    first: float | None = None
     for _ in range(60):
         _, loss = model(idx[:, :-1], idx[:, 1:])
         first = first if first is not None else loss.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
+    assert first is not None
     assert loss.item() < first / 3
 
 

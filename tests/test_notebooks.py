@@ -21,10 +21,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from notebooks import Chapter  # hooks/notebooks.py, loaded below as `hook`
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("GROUNDUP_CACHE_DIR", ROOT / ".cache" / "groundup"))
@@ -35,6 +39,7 @@ def _load_hook():
     spec = importlib.util.spec_from_file_location(
         "groundup_hooks_notebooks", ROOT / "hooks" / "notebooks.py"
     )
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -156,7 +161,7 @@ def test_an_executed_block_the_notebook_cannot_run_fails_loudly():
         hook.executed_blocks('# T\n\n```bash exec="on"\necho hi\n```\n', where="page.md")
 
 
-def _chapter() -> object:
+def _chapter() -> Chapter:
     intro = '# Chap\n\n```python exec="on" session="i"\nprint("*intro*")\n```\n'
     pages = {"chap/index.md": intro, "chap/page.md": PAGE, "chap/prose.md": "# Only prose\n"}
     nav = [

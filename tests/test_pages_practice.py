@@ -501,7 +501,9 @@ def test_mixing_tokenizers_claims(tok, hf):
     # HF orders the single bytes by their printable stand-in characters
     b2u = bytes_to_unicode()
     hf_byte_ids = {b: hf.token_to_id(b2u[b]) for b in range(256)}
-    assert sorted(range(256), key=hf_byte_ids.get) == sorted(range(256), key=b2u.get)
+    assert sorted(range(256), key=hf_byte_ids.__getitem__) == sorted(
+        range(256), key=b2u.__getitem__
+    )
     assert hf.token_to_id(b2u[ord(" ")] + "the") == tok.ranks[b" the"] + 1
     small = truncate(tok, 1024)
     assert all(tok.token_bytes(i) == small.token_bytes(i) for i in range(small.vocab_size))

@@ -10,6 +10,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pytest
@@ -55,7 +56,17 @@ from groundup.train.warmup import first_updates, site_first_updates
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "transformer" / "output-head-and-training.md"
-NO_WARMUP = {"max_steps": 200, "warmup_steps": 0, "min_lr": 3e-3}  # the page's variant
+
+
+class Training(TypedDict):
+    """Fields of the site's training config that the variant changes."""
+
+    max_steps: int
+    warmup_steps: int
+    min_lr: float
+
+
+NO_WARMUP: Training = {"max_steps": 200, "warmup_steps": 0, "min_lr": 3e-3}  # the page's variant
 N_REPLAY = 30
 
 

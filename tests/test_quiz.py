@@ -28,6 +28,7 @@ CHAPTERS = {"tokenization": 6, "transformer": 8}  # chapter: fewest questions it
 
 def _load_hook():
     spec = importlib.util.spec_from_file_location("groundup_quiz_hook", ROOT / "hooks" / "quiz.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # as MkDocs loads hooks; dataclasses need it
     spec.loader.exec_module(module)
@@ -323,12 +324,14 @@ class _TreeBuilder(HTMLParser):
     def handle_endtag(self, tag):
         node = self.current
         while node is not self.root and node.tag != tag:
+            assert node.parent is not None  # only the root has no parent
             node = node.parent
         if node is self.root:  # a stray end tag (in a theme's HTML): ignored
             self.unbalanced.append(tag)
             return
         if node is not self.current:  # closed elements that were left open
             self.unbalanced.append(tag)
+        assert node.parent is not None  # not the root
         self.current = node.parent
 
     def handle_data(self, data):

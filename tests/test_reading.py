@@ -30,6 +30,7 @@ def _load_hook():
     spec = importlib.util.spec_from_file_location(
         "groundup_reading_hook", ROOT / "hooks" / "reading.py"
     )
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # as MkDocs loads hooks (dataclasses need it)
     spec.loader.exec_module(module)

@@ -129,9 +129,9 @@ def test_frozen_parameters_are_left_out_of_the_groups():
 
     model = GPT(GPTConfig(vocab_size=32, block_size=8, n_layer=1, n_head=2, d_model=16))
     model.tok_emb.weight.requires_grad_(False)  # also the tied head
-    model.blocks[0].norm1.bias.requires_grad_(False)
+    model.layers[0].norm1.bias.requires_grad_(False)
     groups = param_groups(model, weight_decay=0.1)
     grouped = {id(p) for g in groups for p in g["params"]}
     assert id(model.tok_emb.weight) not in grouped
-    assert id(model.blocks[0].norm1.bias) not in grouped
+    assert id(model.layers[0].norm1.bias) not in grouped
     assert len(grouped) == sum(1 for p in model.parameters() if p.requires_grad)

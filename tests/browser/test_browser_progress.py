@@ -25,6 +25,7 @@ def _browser_conftest():
     spec = importlib.util.spec_from_file_location(
         "groundup_browser_conftest_progress", Path(__file__).with_name("conftest.py")
     )
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass needs it
     spec.loader.exec_module(module)
