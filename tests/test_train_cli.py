@@ -197,8 +197,9 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys) -> None:
 
 @pytest.mark.timeout(150)
 def test_ddp_two_ranks_average_gradients(tmp_path) -> None:
-    """torchrun, 2 CPU processes (gloo), batch B per rank, vs 1 process accumulating the
-    same two batches: the same losses and weights, and both ranks end identical."""
+    """torchrun, 2 CPU processes (gloo), each accumulating 2 micro-batches (the first
+    under `no_sync`), vs 1 process accumulating the same 4: the same losses and
+    weights, and both ranks end identical."""
     steps = "20"
     config = make_config(tmp_path, model={"n_layer": 2, "n_head": 2, "d_model": 32})
     ddp = ok(
@@ -208,11 +209,13 @@ def test_ddp_two_ranks_average_gradients(tmp_path) -> None:
             steps,
             "--out-dir",
             "ddp",
+            "--grad-accum-steps",
+            "2",
             launcher=("torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"),
         )
     )
     assert ddp.stdout.count("done: 20 steps") == 1  # only rank 0 prints
-    single = ok(run(config, "--max-steps", steps, "--out-dir", "single", "--grad-accum-steps", "2"))
+    single = ok(run(config, "--max-steps", steps, "--out-dir", "single", "--grad-accum-steps", "4"))
     assert "done: 20 steps" in single.stdout
 
     ddp_latest = latest_checkpoint(tmp_path / "ddp")
