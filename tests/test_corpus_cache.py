@@ -192,6 +192,48 @@ def test_site_corpus_is_the_default_corpus_split():
     assert 0.09 < len(held) / (len(train) + len(held)) < 0.11
 
 
+# ------------------------------------------------------------------ held_out_sentence
+HELD = """Some heading:
+
+This paragraph has two sentences. It is skipped because of that.
+
+Too short to pick.
+
+This line is wrapped across two
+lines and is one sentence.
+
+A later sentence of the right length that comes too late.
+"""
+
+
+def test_held_out_sentence_is_the_first_one_sentence_paragraph_joined_up():
+    sentence = corpus.held_out_sentence("unrelated training text\n", HELD)
+    assert sentence == "This line is wrapped across two lines and is one sentence."
+
+
+def test_held_out_sentence_skips_sentences_the_training_text_contains():
+    train = "Seen before: This line is wrapped\nacross two lines and is one sentence.\n"
+    assert corpus.held_out_sentence(train, HELD) == (
+        "A later sentence of the right length that comes too late."
+    )
+
+
+def test_held_out_sentence_honours_the_word_range():
+    assert corpus.held_out_sentence("", HELD, words=(3, 4)) == "Too short to pick."
+
+
+def test_held_out_sentence_says_when_there_is_none():
+    with pytest.raises(ValueError, match="one-sentence paragraph of 8 to 14 words"):
+        corpus.held_out_sentence(HELD, HELD)
+
+
+def test_site_held_out_sentence_is_in_the_held_out_text_only():
+    train, held = site.site_corpus()
+    sentence = corpus.held_out_sentence(train, held)
+    assert sentence in " ".join(held.split())
+    assert sentence not in " ".join(train.split())
+
+
 # ------------------------------------------------------------------ cache
 def test_cache_dir_honours_the_environment(tmp_path, monkeypatch):
     target = tmp_path / "deep" / "cache"

@@ -494,7 +494,6 @@ def test_mixing_tokenizers_claims(tok, hf):
     sentence = "The tokenizer and the model must agree."
     ours = tok.encode(sentence)
     theirs = hf.encode(sentence).ids
-    assert all(a != b for a, b in zip(ours, theirs))
     assert all(i < tok.vocab_size for i in theirs)  # every id in range
     assert hf.decode(ours) != sentence and tok.decode(theirs) != sentence
     assert hf.token_to_id("<|endoftext|>") == 0

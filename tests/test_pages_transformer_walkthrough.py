@@ -36,7 +36,6 @@ SHAPES = published_shapes()
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "transformer" / "walkthrough.md"
 PROMPT = "This method is called when"
-SENTENCE = 'Return "True" if *d* has a key *key*, else "False".'
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,7 @@ def small_model(seed: int = 0, **overrides) -> GPT:
 def test_page_uses_the_tested_strings() -> None:
     text = PAGE.read_text()
     assert f'prompt = "{PROMPT}"' in text
-    assert f"sentence = '{SENTENCE}'" in text
+    assert "sentence = held_out_sentence(train_text, heldout_text)" in text
 
 
 def test_no_page_links_in_executed_output() -> None:
@@ -282,7 +281,6 @@ def test_an_untrained_model_spreads_attention_evenly(site, heldout_batch) -> Non
 
 
 def test_site_model_head_claims(site, heldout_batch, heldout_scores) -> None:
-    assert SENTENCE in site_corpus()[1] and SENTENCE not in site_corpus()[0]
     assert heldout_batch.shape == (site.heldout_tokens // 128, 128)
     prev = torch.stack([s.previous for s in heldout_scores])
     peak = torch.stack([s.peak for s in heldout_scores])

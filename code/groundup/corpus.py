@@ -7,6 +7,7 @@ The default corpus is the English documentation CPython ships in
 from __future__ import annotations
 
 import hashlib
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -62,3 +63,26 @@ def split_corpus(text: str, holdout: float = 0.1) -> tuple[str, str]:
         raise ValueError(f"holdout must be in (0, 1), got {holdout}")
     cut = text.rfind("\n", 0, int(len(text) * (1.0 - holdout))) + 1
     return text[:cut], text[cut:]
+
+
+_ONE_SENTENCE = re.compile(r"[A-Z][^.!?:;]*\.")  # capitalised, one full stop, at the end
+
+
+def held_out_sentence(train: str, heldout: str, words: tuple[int, int] = (8, 14)) -> str:
+    """The first paragraph of `heldout` that is one short sentence never seen in `train`.
+
+    A paragraph qualifies when, with its whitespace collapsed, it starts with a
+    capital letter, ends with its only full stop and has `words[0]` to
+    `words[1]` words. Picking it by rule keeps pages right when the corpus
+    changes (CPython's documentation differs between releases).
+    """
+    seen = " ".join(train.split())
+    for paragraph in re.split(r"\n\s*\n", heldout):
+        sentence = " ".join(paragraph.split())
+        if (
+            _ONE_SENTENCE.fullmatch(sentence)
+            and words[0] <= len(sentence.split()) <= words[1]
+            and sentence not in seen
+        ):
+            return sentence
+    raise ValueError(f"no one-sentence paragraph of {words[0]} to {words[1]} words in the text")

@@ -22,13 +22,14 @@ from groundup.atomic import atomic_write_bytes
 from groundup.cache import cache_path
 from groundup.timing import one_thread
 
-# Token strings (each one token of the site tokenizer) grouped by what they are.
+# Token strings grouped by what they are. Each is one token of the site tokenizer and
+# among its 1,024 most frequent on Python 3.10 to 3.13, whose corpora differ.
 TOKEN_GROUPS: dict[str, list[str]] = {
     "digits": [str(i) for i in range(10)],
     "determiners": [" the", " a", " an", " this", " each", " any", " its", " their"],
     "prepositions": [" of", " in", " for", " with", " from", " to", " on", " by"],
     "verbs": [" is", " are", " was", " be", " has", " can", " will", " may"],
-    "Python types": [" str", " list", " dict", " tuple", " set", " bytes"],
+    "Python types": [" object", " list", " dict", " tuple", " set", " bytes"],
 }
 
 
