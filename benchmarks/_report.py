@@ -7,11 +7,17 @@ Each script owns the part of RESULTS.md between `<!-- NAME:start -->` and
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from groundup.atomic import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW_FILE_HEADER = (
@@ -34,8 +40,7 @@ def write_section(path: Path, section: str, name: str) -> None:
         new = old[:start] + section.rstrip("\n") + old[end + len(end_mark) :]
     else:
         new = old.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new, encoding="utf-8")
+    atomic_write_text(path, new)
 
 
 class LoadMonitor:
@@ -50,6 +55,37 @@ class LoadMonitor:
 
     def peak_since(self, index: int) -> float:
         return max(self.samples[index:])
+
+
+def run_facts(
+    machine: dict[str, Any], load: LoadMonitor, load_start: float, run_start: float
+) -> dict[str, Any]:
+    """What every results file records about its run: when, on what, how busy, how long."""
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine,
+        "load_average_1min": {"start": load_start, "end": load.sample(), "peak": max(load.samples)},
+        "wall_s": time.perf_counter() - run_start,
+    }
+
+
+def save_results(
+    results: dict[str, Any],
+    *,
+    name: str,
+    json_path: Path,
+    md_path: Path,
+    markdown: str,
+    summary: list[str],
+    log: Callable[[str], None],
+) -> None:
+    """Write `results` as JSON and `markdown` as section `name` of `md_path`, then log
+    the summary lines (without Markdown emphasis) and where everything went."""
+    atomic_write_text(json_path, json.dumps(results, indent=2) + "\n")
+    write_section(md_path, markdown, name)
+    for line in summary:
+        log(line.replace("**", ""))
+    log(f"wrote {md_path} and {json_path} ({results['wall_s'] / 60:.1f} min)")
 
 
 def machine_info(measured_paths: tuple[str, ...]) -> dict[str, Any]:

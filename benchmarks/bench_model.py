@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +53,7 @@ from groundup.model.memory import MB, MMAP_THRESHOLD, attention_memory_sweep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
-from _report import LoadMonitor, markers, write_section  # noqa: E402
+from _report import LoadMonitor, markers, run_facts, save_results  # noqa: E402
 
 hf_logging.set_verbosity_error()
 
@@ -742,8 +740,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
 
     results: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine,
+        **run_facts(machine, load, load_start, run_start),
         "settings": {
             "quick": args.quick,
             "repeats": args.repeats,
@@ -755,19 +752,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             "parity_tolerance": PARITY_TOL,
         },
         "floors": {"train_ours_over_hf_min": FLOOR_TRAIN, "infer_ours_over_hf_min": FLOOR_INFER},
-        "load_average_1min": {"start": load_start, "end": load.sample(), "peak": max(load.samples)},
-        "wall_s": time.perf_counter() - run_start,
         "parity": parity,
         "training": training,
         "inference": inference,
         "memory": memory,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    write_section(args.output, render_markdown(results), "model")
-    for line in summary_lines(results):
-        log(line.replace("**", ""))
-    log(f"wrote {args.output} and {args.json} ({results['wall_s'] / 60:.1f} min)")
+    save_results(
+        results,
+        name="model",
+        json_path=args.json,
+        md_path=args.output,
+        markdown=render_markdown(results),
+        summary=summary_lines(results),
+        log=log,
+    )
 
 
 if __name__ == "__main__":

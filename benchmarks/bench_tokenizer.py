@@ -35,12 +35,10 @@ os.environ["RAYON_NUM_THREADS"] = "1"
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
-import json  # noqa: E402
 import multiprocessing as mp  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
 from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
@@ -54,7 +52,7 @@ from groundup.tokenizer.reference import to_tiktoken, train_hf_bpe  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
-from _report import LoadMonitor, markers, write_section  # noqa: E402
+from _report import LoadMonitor, markers, run_facts, save_results  # noqa: E402
 
 T = TypeVar("T")
 
@@ -597,8 +595,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     bar.close()
 
     results: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine,
+        **run_facts(machine, load, load_start, run_start),
         "settings": {
             "quick": args.quick,
             "repeats": args.repeats,
@@ -613,17 +610,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             "ours_cold_over_tiktoken_min": FLOOR_TIKTOKEN_FRACTION,
         },
         "corpora": {name: len(text.encode("utf-8")) for name, text in corpora.items()},
-        "load_average_1min": {"start": load_start, "end": load.sample(), "peak": max(load.samples)},
-        "wall_s": time.perf_counter() - run_start,
         "training": training,
         "encoding": encoding,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    write_section(args.output, render_markdown(results), "tokenizer")
-    for line in summary_lines(results):
-        log(line.replace("**", ""))
-    log(f"wrote {args.output} and {args.json} ({results['wall_s'] / 60:.1f} min)")
+    save_results(
+        results,
+        name="tokenizer",
+        json_path=args.json,
+        md_path=args.output,
+        markdown=render_markdown(results),
+        summary=summary_lines(results),
+        log=log,
+    )
 
 
 if __name__ == "__main__":

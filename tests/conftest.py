@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(skip)
 
 
+def build_site(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Build the real site into `out` with `mkdocs build --strict`, with extra
+    environment variables `env` (the cache is `.cache/groundup` unless the caller's
+    environment names another)."""
+    if NOT_LINUX:  # the benchmarks page measures attention memory through /proc
+        pytest.skip(f"the site build needs Linux (/proc), not {sys.platform}")
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "NO_MKDOCS_2_WARNING": "1",
+            "GROUNDUP_CACHE_DIR": os.environ.get(
+                "GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup")
+            ),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
 @pytest.fixture(scope="session")
 def real_site_build(
     tmp_path_factory: pytest.TempPathFactory,
@@ -49,22 +73,11 @@ def real_site_build(
     """The real site, built once per test session with `mkdocs build --strict`:
     (output folder, the finished build process). Tests that read the built pages
     share this one build (it trains nothing once `.cache/groundup` is warm)."""
-    if NOT_LINUX:  # the benchmarks page measures attention memory through /proc
-        pytest.skip(f"the site build needs Linux (/proc), not {sys.platform}")
     out = tmp_path_factory.mktemp("real-site")
-    env = {
-        **os.environ,
-        "NO_MKDOCS_2_WARNING": "1",
-        "GROUNDUP_CACHE_DIR": os.environ.get(
-            "GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup")
-        ),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    return out, result
+    return out, build_site(out)
+
+
+@pytest.fixture(scope="session")
+def site_builder() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`build_site`, for conftests further down (the browser tests build for their port)."""
+    return build_site

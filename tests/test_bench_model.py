@@ -9,21 +9,15 @@ parity check really stops a run when the two models disagree.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import math
-import re
 import statistics
-import subprocess
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_checks import ROOT, load_script, matches, number, run_quick, table_rows
+
 SCRIPT = ROOT / "benchmarks" / "bench_model.py"
 START, END = "<!-- model:start -->", "<!-- model:end -->"
 QUICK_NAMES = ("tiny", "tiny-2")
@@ -33,65 +27,16 @@ OTHER_SECTION = "<!-- tokenizer:start -->\n## Tokenizer\n\nKeep me.\n<!-- tokeni
 STALE_SECTION = f"{START}\n## Model\n\nSTALE NUMBERS\n{END}\n"
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_model", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run --quick once into a temp folder whose RESULTS.md already has other sections."""
-    tmp = tmp_path_factory.mktemp("bench_model")
-    output, json_path = tmp / "RESULTS.md", tmp / "results.json"
-    output.write_text(OTHER_SECTION + "\n" + STALE_SECTION, encoding="utf-8")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--quick",
-            "--repeats",
-            "1",
-            "--output",
-            str(output),
-            "--json",
-            str(json_path),
-        ],
-        capture_output=True,
-        text=True,
+    return run_quick(
+        SCRIPT,
+        tmp_path_factory.mktemp("bench_model"),
+        OTHER_SECTION + "\n" + STALE_SECTION,
+        ["--quick", "--repeats", "1"],
         timeout=180,
-        cwd=ROOT,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {
-        "md": output.read_text(encoding="utf-8"),
-        "stdout": proc.stdout,
-        "json": json.loads(json_path.read_text(encoding="utf-8")),
-    }
-
-
-def _number(cell: str) -> tuple[float, float]:
-    """The first number in a table cell and half a unit of its last printed digit."""
-    match = re.search(r"\d[\d,]*(?:\.(\d+))?", cell)
-    assert match, f"no number in {cell!r}"
-    decimals = len(match.group(1) or "")
-    return float(match.group().replace(",", "")), 0.5 * 10.0**-decimals
-
-
-def _matches(cell: str, raw: float) -> bool:
-    shown, half_unit = _number(cell)
-    return abs(shown - raw) <= half_unit + 1e-9
-
-
-def _table(md: str, heading: str) -> list[list[str]]:
-    """Cells of the data rows of the first table under `heading`."""
-    block = md.split(heading, 1)[1].split("###", 1)[0]
-    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
-    return [[c.strip() for c in row.strip("|").split("|")] for row in rows[1:]]
 
 
 def test_section_replaced_and_others_kept(quick_run: dict[str, Any]) -> None:
@@ -182,13 +127,13 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
         ("### Training throughput", "training"),
         ("### Inference throughput", "inference"),
     ):
-        rows = _table(md, heading)
+        rows = table_rows(md, heading)
         assert [c[0] for c in rows] == list(QUICK_NAMES)
         for cells, r in zip(rows, data[key], strict=True):
-            assert _matches(cells[8], r["ours_best_tokens_per_s"])
-            assert _matches(cells[9], r["hf_best_tokens_per_s"])
-            assert _matches(cells[10], r["ours_over_hf_best"])
-            assert _matches(cells[13], r["ours_over_hf_median"])
+            assert matches(cells[8], r["ours_best_tokens_per_s"])
+            assert matches(cells[9], r["hf_best_tokens_per_s"])
+            assert matches(cells[10], r["ours_over_hf_best"])
+            assert matches(cells[13], r["ours_over_hf_median"])
             assert r["floor"] in ("met", "missed") and cells[-1].startswith(r["floor"])
     summary = md.split("### Summary", 1)[1]
     assert summary.count("\n- ") == 4  # two floors, memory, parity
@@ -207,17 +152,17 @@ def test_memory_measured_for_both_attentions_and_passes(quick_run: dict[str, Any
         assert r["peak_rss_bytes"] == r["rss_before_bytes"] + r["extra_bytes"]
         # a fresh process holding torch and a model: far from empty, far from the parent's size
         assert 50e6 < r["rss_before_bytes"] < 2e9
-    rows = _table(quick_run["md"], "### Attention memory: explicit vs SDPA")
-    assert [int(_number(c[0])[0]) for c in rows] == list(QUICK_SEQ_LENS)
+    rows = table_rows(quick_run["md"], "### Attention memory: explicit vs SDPA")
+    assert [int(number(c[0])[0]) for c in rows] == list(QUICK_SEQ_LENS)
     for cells, e in zip(rows, mem["table"], strict=True):
-        assert _matches(cells[2], e["explicit_fwd_mb"]) and _matches(cells[3], e["sdpa_fwd_mb"])
-        assert _matches(cells[6], e["explicit_fwd_bwd_mb"])
-        assert _matches(cells[7], e["sdpa_fwd_bwd_mb"])
+        assert matches(cells[2], e["explicit_fwd_mb"]) and matches(cells[3], e["sdpa_fwd_mb"])
+        assert matches(cells[6], e["explicit_fwd_bwd_mb"])
+        assert matches(cells[7], e["sdpa_fwd_bwd_mb"])
 
 
 def test_parity_check_stops_on_a_mismatch() -> None:
     """check_parity passes for a converted pair and raises once one weight differs."""
-    bench = _load_script()
+    bench = load_script(SCRIPT)
     cfg = bench.QUICK_CONFIGS[0]
     hf, ours = bench.build_pair(cfg)
     x, y = bench.batch_for(cfg)

@@ -8,21 +8,15 @@ of the measured times, and the ids-identical check recorded.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import math
-import re
-import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from bench_checks import ROOT, load_script, matches, run_quick, table_rows
 from groundup.tokenizer import BPETokenizer
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bench_tokenizer.py"
 START, END = "<!-- tokenizer:start -->", "<!-- tokenizer:end -->"
 QUICK_VOCABS = (320, 512)
@@ -36,13 +30,11 @@ STALE_SECTION = f"{START}\n## Tokenizer\n\nSTALE NUMBERS\n{END}\n"
 @pytest.fixture(scope="module")
 def quick_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run --quick once into a temp folder whose RESULTS.md already has other sections."""
-    tmp = tmp_path_factory.mktemp("bench")
-    output, json_path = tmp / "RESULTS.md", tmp / "results.json"
-    output.write_text(OTHER_SECTION + "\n" + STALE_SECTION, encoding="utf-8")
-    proc = subprocess.run(
+    return run_quick(
+        SCRIPT,
+        tmp_path_factory.mktemp("bench"),
+        OTHER_SECTION + "\n" + STALE_SECTION,
         [
-            sys.executable,
-            str(SCRIPT),
             "--quick",
             "--repeats",
             "2",
@@ -50,42 +42,14 @@ def quick_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
             str(NAIVE_CAP_S),
             "--shakespeare",
             str(shared_data / "tinyshakespeare.txt"),
-            "--output",
-            str(output),
-            "--json",
-            str(json_path),
         ],
-        capture_output=True,
-        text=True,
         timeout=120,
-        cwd=ROOT,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {
-        "md": output.read_text(encoding="utf-8"),
-        "json": json.loads(json_path.read_text(encoding="utf-8")),
-    }
-
-
-def _number(cell: str) -> tuple[float, float]:
-    """The first number in a table cell and half a unit of its last printed digit."""
-    match = re.search(r"\d[\d,]*(?:\.(\d+))?", cell)
-    assert match, f"no number in {cell!r}"
-    decimals = len(match.group(1) or "")
-    return float(match.group().replace(",", "")), 0.5 * 10.0**-decimals
-
-
-def _matches(cell: str, raw: float) -> bool:
-    shown, half_unit = _number(cell)
-    return abs(shown - raw) <= half_unit + 1e-12
 
 
 def _table(md: str, heading: str) -> dict[tuple[str, int], list[str]]:
     """Rows of the table under `heading`, keyed by (corpus, vocab)."""
-    block = md.split(heading, 1)[1].split("###", 1)[0]
-    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
-    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows[1:]]  # skip header
-    return {(c[0], int(c[1])): c for c in cells}
+    return {(c[0], int(c[1])): c for c in table_rows(md, heading)}
 
 
 def test_section_replaced_and_others_kept(quick_run: dict[str, Any]) -> None:
@@ -148,27 +112,27 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
     for r in data["training"]:
         cells = train_rows[r["corpus"], r["vocab_size"]]
         _, _, ours, hf, naive, naive_ratio, hf_ratio, same, floor_naive, floor_hf = cells
-        assert _matches(ours, r["ours_s"]) and _matches(hf, r["tokenizers_s"])
-        assert _matches(hf_ratio, r["ours_s"] / r["tokenizers_s"])
+        assert matches(ours, r["ours_s"]) and matches(hf, r["tokenizers_s"])
+        assert matches(hf_ratio, r["ours_s"] / r["tokenizers_s"])
         if r["naive_ratio_is_lower_bound"]:
             assert naive.startswith(">") and "cap" in naive
             assert naive_ratio.startswith("≥") and "lower bound" in naive_ratio
-            assert _matches(naive_ratio, r["naive_cap_s"] / r["ours_s"])
+            assert matches(naive_ratio, r["naive_cap_s"] / r["ours_s"])
         else:
-            assert _matches(naive, r["naive_s"])
+            assert matches(naive, r["naive_s"])
             assert not naive_ratio.startswith("≥")
-            assert _matches(naive_ratio, r["naive_s"] / r["ours_s"])
+            assert matches(naive_ratio, r["naive_s"] / r["ours_s"])
             assert same == "yes"
         assert (floor_naive, floor_hf) == (r["floor_naive"], r["floor_tokenizers"])
 
     for r in data["encoding"]:
         cells = enc_rows[r["corpus"], r["vocab_size"]]
         _, _, tokens, cold, warm, tk, cold_ratio, warm_ratio, identical, floor = cells
-        assert _matches(tokens, r["tokens"])
-        assert _matches(cold, r["ours_cold_mb_per_s"]) and _matches(warm, r["ours_warm_mb_per_s"])
-        assert _matches(tk, r["tiktoken_mb_per_s"])
-        assert _matches(cold_ratio, r["ours_cold_mb_per_s"] / r["tiktoken_mb_per_s"])
-        assert _matches(warm_ratio, r["ours_warm_mb_per_s"] / r["tiktoken_mb_per_s"])
+        assert matches(tokens, r["tokens"])
+        assert matches(cold, r["ours_cold_mb_per_s"]) and matches(warm, r["ours_warm_mb_per_s"])
+        assert matches(tk, r["tiktoken_mb_per_s"])
+        assert matches(cold_ratio, r["ours_cold_mb_per_s"] / r["tiktoken_mb_per_s"])
+        assert matches(warm_ratio, r["ours_warm_mb_per_s"] / r["tiktoken_mb_per_s"])
         assert identical == "yes" and floor == r["floor_tiktoken"]
 
     summary = md.split("### Summary", 1)[1]
@@ -176,19 +140,11 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
     assert "Ids identical to tiktoken's in every encoding: yes" in summary
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_tokenizer", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_encoding_benchmark_stops_when_ids_differ(
     shakespeare: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """bench_encoding compares ours (cold and warm) with tiktoken and raises on a mismatch."""
-    bench = _load_script()
+    bench = load_script(SCRIPT)
     text = shakespeare[:3000]
     tok = BPETokenizer.train(text, 300)
     assert bench.bench_encoding(text, tok, repeats=1)["ids_identical"] is True

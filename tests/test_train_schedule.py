@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from typing import Any
 
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groundup.train import lr_at
+from groundup.train import TrainConfig, lr_at, set_lr
 
 
 def lrs(
@@ -73,3 +75,14 @@ def test_shape(max_steps: int, warmup_frac: float, max_lr: float, min_frac: floa
 def test_rejects_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         lr_at(**kwargs)
+
+
+def test_set_lr_gives_every_group_the_scheduled_rate() -> None:
+    config = TrainConfig(lr=1e-3, min_lr=1e-4, warmup_steps=4, max_steps=20)
+    a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))
+    groups: list[dict[str, Any]] = [{"params": [a]}, {"params": [b], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups)
+    for step in (0, 3, 4, 11, 25):
+        lr = set_lr(optimizer, step, config)
+        assert lr == lr_at(step, max_lr=1e-3, min_lr=1e-4, warmup_steps=4, max_steps=20)
+        assert [g["lr"] for g in optimizer.param_groups] == [lr, lr]

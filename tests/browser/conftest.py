@@ -14,9 +14,8 @@ import http.server
 import os
 import socket
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,27 +62,16 @@ def server_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory, server_port: int) -> Path:
+def built_site(
+    tmp_path_factory: pytest.TempPathFactory,
+    server_port: int,
+    site_builder: Callable[..., subprocess.CompletedProcess[str]],
+) -> Path:
     """The real site, built once per session with `mkdocs build --strict`, for the
     address it will be served at: Material's instant navigation only takes over links
     that the sitemap lists, and those carry the build's `site_url`, port included."""
     out = tmp_path_factory.mktemp("browser-site")
-    env = {
-        **os.environ,
-        "NO_MKDOCS_2_WARNING": "1",
-        "SITE_URL": f"http://127.0.0.1:{server_port}/",
-        "GROUNDUP_CACHE_DIR": os.environ.get(
-            "GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup")
-        ),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    result = site_builder(out, SITE_URL=f"http://127.0.0.1:{server_port}/")
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     return out
 

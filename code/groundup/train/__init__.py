@@ -19,7 +19,7 @@ from groundup.train.data import (
 from groundup.train.loop import TrainResult, train, train_step
 from groundup.train.loss import cross_entropy, evaluate
 from groundup.train.optim import clip_gradients, make_optimizer, param_groups
-from groundup.train.schedule import lr_at
+from groundup.train.schedule import lr_at, set_lr
 
 __all__ = [
     "BatchLoader",
@@ -37,6 +37,7 @@ __all__ = [
     "load_checkpoint",
     "load_config",
     "lr_at",
+    "set_lr",
     "make_optimizer",
     "open_tokens",
     "param_groups",

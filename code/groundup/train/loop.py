@@ -47,7 +47,7 @@ from groundup.train.distributed import (
 )
 from groundup.train.loss import evaluate
 from groundup.train.optim import clip_gradients, make_optimizer
-from groundup.train.schedule import lr_at
+from groundup.train.schedule import set_lr
 
 TRAIN_STREAM, EVAL_STREAM = 0, 1
 
@@ -114,15 +114,7 @@ def train_step(
     gradient of the mean loss. Under DDP, `no_sync` skips the gradient all-reduce
     on all but the last micro-step.
     """
-    lr = lr_at(
-        step,
-        max_lr=config.lr,
-        min_lr=config.min_lr,
-        warmup_steps=config.warmup_steps,
-        max_steps=config.max_steps,
-    )
-    for group in optimizer.param_groups:
-        group["lr"] = lr
+    set_lr(optimizer, step, config)
     A = config.grad_accum_steps
     total = 0.0
     for micro in range(A):

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import math
 
+import torch
+
+from groundup.train.config import TrainConfig
+
 
 # --8<-- [start:lr_schedule]
 def lr_at(step: int, *, max_lr: float, min_lr: float, warmup_steps: int, max_steps: int) -> float:
@@ -33,6 +37,20 @@ def lr_at(step: int, *, max_lr: float, min_lr: float, warmup_steps: int, max_ste
         return min_lr
     progress = (step - warmup_steps) / (max_steps - warmup_steps)  # 0 -> 1
     return min_lr + (max_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, step: int, config: TrainConfig) -> float:
+    """Give every parameter group of `optimizer` the learning rate of update `step`."""
+    lr = lr_at(
+        step,
+        max_lr=config.lr,
+        min_lr=config.min_lr,
+        warmup_steps=config.warmup_steps,
+        max_steps=config.max_steps,
+    )
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr
 
 
 # --8<-- [end:lr_schedule]

@@ -27,7 +27,7 @@ from groundup.train.config import TrainConfig
 from groundup.train.data import BatchLoader, open_tokens
 from groundup.train.loop import TRAIN_STREAM, model_config_for
 from groundup.train.optim import clip_gradients, make_optimizer
-from groundup.train.schedule import lr_at
+from groundup.train.schedule import set_lr
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,7 @@ def first_updates(config: TrainConfig, steps: int) -> list[Update]:
     matrices = [p for p in model.parameters() if p.dim() >= 2]
     updates = []
     for step in range(steps):
-        lr = lr_at(
-            step,
-            max_lr=config.lr,
-            min_lr=config.min_lr,
-            warmup_steps=config.warmup_steps,
-            max_steps=config.max_steps,
-        )
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = set_lr(optimizer, step, config)
         x, y = loader.batch(step)
         _, loss = model(x, y)
         loss.backward()
