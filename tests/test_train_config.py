@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import pytest
 
@@ -43,7 +42,6 @@ def test_json_file_with_relative_paths(tmp_path) -> None:
     assert TrainConfig(**json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is Python 3.11+")
 def test_toml_file(tmp_path) -> None:
     path = tmp_path / "a.toml"
     path.write_text('train_data = "t.bin"\nmax_steps = 7\nwarmup_steps = 1\n[model]\nn_head = 2\n')

@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published as tomli before it joined the standard library
+    import tomli as tomllib
+
 PATH_FIELDS = ("train_data", "val_data", "out_dir")
 
 
@@ -136,18 +141,13 @@ def config_from_dict(data: dict[str, Any], base_dir: str | Path | None = None) -
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """Read a `.json` or `.toml` config file (TOML needs Python 3.11+ for `tomllib`)."""
+    """Read a `.json` or `.toml` config file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".toml":
-        if sys.version_info < (3, 11):
-            raise RuntimeError("TOML configs need Python 3.11+ (tomllib); use JSON")
-        else:
-            import tomllib
-
-            data = tomllib.loads(text)
+        data = tomllib.loads(text)
     elif path.suffix == ".json":
         data = json.loads(text)
     else:
