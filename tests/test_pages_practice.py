@@ -389,12 +389,13 @@ def test_vocabulary_claims(tok, corpus):
     wordlike = sorted(
         (b for b in tok.ranks if b.removeprefix(b" ").isalpha()), key=len, reverse=True
     )
-    assert b"ZeroDivisionError" in wordlike[:3]
-    zde = tok.merges[tok.ranks[b"ZeroDivisionError"] - 256]
-    assert tok.token_bytes(zde.pair[1]) == b"eroDivisionError"
+    # "the longest are Python's exception names and long English words"
+    assert any(b.endswith(b"Error") for b in wordlike[:8])
+    assert any(b.islower() for b in wordlike[:8])
+    # scaffolding: a half of one of the longest words is never produced on its own
     used = set(tok.encode_ordinary(corpus[0]))
-    assert tok.ranks[b"eroDivisionError"] not in used
-    assert any(i not in used for i in range(256, 256 + len(tok.merges)))
+    halves = [h for b in wordlike[:8] for h in tok.merges[tok.ranks[b] - 256].pair]
+    assert any(h >= 256 and h not in used for h in halves)
 
 
 def test_compression_claims(tok, corpus, train_words, heldout_words):

@@ -167,7 +167,8 @@ def test_page_predictions(site) -> None:
     prompts = [text[:cut], text[:cut] + ' a "']
     contexts = [tok.encode(p)[-128:] for p in prompts]
     truths = [tok.encode(text[cut : cut + 40])[0], tok.encode(text[cut + 4 : cut + 40])[0]]
-    assert [tok.decode([t]) for t in truths] == [" a", "KeyError"]
+    assert tok.decode([truths[0]]) == " a"
+    assert "KeyError".startswith(tok.decode([truths[1]]))  # one token, or "Key" on 3.13's text
     # the prompts tokenize like the file does: the true tokens follow in the full encoding
     full = tok.encode(text[: cut + 40])
     assert full[len(tok.encode(prompts[0])) :][:1] == [truths[0]]
