@@ -4,7 +4,6 @@ property it must have."""
 from __future__ import annotations
 
 import math
-from typing import TypedDict
 
 import pytest
 import torch
@@ -26,17 +25,7 @@ from groundup.model import (
     scaled_dot_product_attention,
     sinusoidal_positions,
 )
-
-
-class Shape(TypedDict):
-    """The size fields of a GPTConfig (typed, so `GPTConfig(**TINY, ...)` is checked)."""
-
-    vocab_size: int
-    block_size: int
-    n_layer: int
-    n_head: int
-    d_model: int
-
+from model_shapes import Shape
 
 TINY = Shape(vocab_size=61, block_size=16, n_layer=2, n_head=4, d_model=32)
 

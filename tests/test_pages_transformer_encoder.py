@@ -6,7 +6,6 @@ random weights and on the real MiniLM checkpoint the page uses."""
 from __future__ import annotations
 
 import math
-from typing import TypedDict
 
 import pytest
 import torch
@@ -24,17 +23,7 @@ from groundup.model.encoder import (
     self_attention,
 )
 from groundup.model.objectives import TinyLM, cached_next_token_runs, mask_for_mlm, train_next_token
-
-
-class Shape(TypedDict):
-    """The GPTConfig fields TINY sets, typed so that `GPTConfig(**TINY)` type-checks."""
-
-    vocab_size: int
-    block_size: int
-    n_layer: int
-    n_head: int
-    d_model: int
-
+from model_shapes import Shape
 
 TINY: Shape = dict(vocab_size=61, block_size=16, n_layer=1, n_head=4, d_model=32)
 

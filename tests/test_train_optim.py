@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 import numpy as np
 import pytest
 import torch
@@ -18,17 +16,7 @@ from groundup.train import (
     param_groups,
     write_tokens,
 )
-
-
-class Shape(TypedDict):
-    """The GPTConfig fields these tests set, typed so that `GPTConfig(**SMALL)` type-checks."""
-
-    vocab_size: int
-    block_size: int
-    n_layer: int
-    n_head: int
-    d_model: int
-
+from model_shapes import Shape
 
 SMALL: Shape = {"vocab_size": 64, "block_size": 16, "n_layer": 2, "n_head": 2, "d_model": 32}
 
