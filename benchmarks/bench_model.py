@@ -12,7 +12,7 @@ What is measured, on CPU, in one run:
   `torch.no_grad()`, likewise;
 * peak memory of one forward (and one forward + backward) pass with our
   explicit attention vs the fused SDPA path, at growing sequence length T, each
-  measured in a fresh process (`groundup.model.memory`).
+  measured in a fresh process (`groundup.pages.benchmarks`).
 
 Before anything is timed, each pair of models must agree: logits, loss and
 every gradient within 1e-5 (and HF's own shifted-label loss must match the same
@@ -49,7 +49,7 @@ from transformers.utils import logging as hf_logging
 
 from groundup.model import GPT, GPTConfig
 from groundup.model.hf import gpt2_state_dict
-from groundup.model.memory import MB, MMAP_THRESHOLD, attention_memory_sweep
+from groundup.pages.benchmarks import MB, MMAP_THRESHOLD, attention_memory_sweep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
@@ -551,7 +551,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         '`attention="explicit"` (scores, mask and softmax written out, so each layer holds '
         '(B, H, T, T) matrices) and with `attention="sdpa"` '
         "(`torch.nn.functional.scaled_dot_product_attention`, a fused kernel). "
-        "**How memory was measured** (`groundup.model.memory`): each number is one step in "
+        "**How memory was measured** (`groundup.pages.benchmarks`): each number is one step in "
         "its own fresh Python process, with one thread and glibc's mmap threshold pinned "
         f"(`MALLOC_MMAP_THRESHOLD_={MMAP_THRESHOLD}`) so freed tensors go back to the OS. "
         "The child builds the model and inputs, runs the same step once at T = 16 (one-time "

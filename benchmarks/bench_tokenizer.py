@@ -46,9 +46,9 @@ from typing import Any, TypeVar  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from groundup.corpus import default_corpus  # noqa: E402
+from groundup.pages.tokenization.naive_bpe import train_naive  # noqa: E402
 from groundup.tokenizer import GPT4_SPLIT_PATTERN, BPETokenizer  # noqa: E402
-from groundup.tokenizer.naive import train_naive  # noqa: E402
-from groundup.tokenizer.reference import to_tiktoken, train_hf_bpe  # noqa: E402
+from groundup.tokenizer.interop import to_tiktoken, train_hf_bpe  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402

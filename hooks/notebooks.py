@@ -9,16 +9,16 @@ the `.ipynb` next to that page for download. The nav lists it as `Notebook`.
 The notebook is built from the same Markdown the site executes, never kept by hand:
 
 - a first Markdown cell: what the notebook is, how to install the package, the cache;
-- a setup cell, `%load_ext groundup.notebook` (the `%%show_as` cell magic);
+- a setup cell, `%load_ext groundup.pages.notebook` (the `%%show_as` cell magic);
 - per article in nav order that executes or shows code: a Markdown cell (its title,
   a link to the page on the site, and the `code/` files and snippet sections it
   shows), then one code cell per executed block (```` ```python exec="on" ````), in
   page order, with the block's code verbatim. A block whose output the page renders
   as Markdown (no `result=`) or HTML (`html="true"`) gets a first line
   `%%show_as markdown` / `%%show_as html`, which displays what it prints rendered
-  (`code/groundup/notebook.py`); a `result="text"` block prints as is.
+  (`code/groundup/pages/notebook.py`); a `result="text"` block prints as is.
 
-Running the notebook top to bottom recomputes what the pages show; `tests/test_notebooks.py`
+Running the notebook top to bottom recomputes what the pages show; `tests/website/test_notebooks.py`
 runs every chapter's notebook with a Jupyter kernel.
 
 `on_page_content` makes mkdocs-jupyter's rendering a page of this site (`site_html`):
@@ -414,7 +414,7 @@ def build_notebook(
         v4.new_markdown_cell(_intro(chapter, site_url, repo_url, use_directory_urls), id="intro"),
         v4.new_code_cell(
             "# The %%show_as cell magic: displays a cell's printed Markdown or HTML rendered.\n"
-            "%load_ext groundup.notebook",
+            "%load_ext groundup.pages.notebook",
             id="setup",
             metadata={"groundup": {"setup": True}},
         ),

@@ -2,7 +2,7 @@
 Material's instant navigation, both colour schemes, and no JavaScript at all.
 
 The HTML comes from hooks/quiz.py and the behaviour from docs/javascripts/quiz.js;
-tests/test_quiz.py checks the validator and the HTML without a browser.
+tests/website/test_quiz.py checks the validator and the HTML without a browser.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Three ideas make it fast while staying plain Python:
    count is out of date are discarded when they reach the top.
 
 Ties between equally frequent pairs go to the lexicographically greatest pair of
-byte strings, exactly as in `groundup.tokenizer.naive.train_naive`.
+byte strings, exactly as in `groundup.pages.tokenization.naive_bpe.train_naive`.
 """
 
 from __future__ import annotations

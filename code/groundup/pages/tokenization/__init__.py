@@ -1,0 +1,1 @@
+"""Code the Tokenization chapter's pages compute with (docs/tokenization/)."""

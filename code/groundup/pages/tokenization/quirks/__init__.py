@@ -1,0 +1,1 @@
+"""Code for docs/tokenization/quirks.md."""

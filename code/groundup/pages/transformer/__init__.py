@@ -1,0 +1,1 @@
+"""Code the Transformer chapter's pages compute with (docs/transformer/)."""

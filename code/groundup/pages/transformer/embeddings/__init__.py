@@ -1,0 +1,1 @@
+"""Code for docs/transformer/embeddings.md."""

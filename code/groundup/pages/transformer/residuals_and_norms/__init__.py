@@ -1,0 +1,1 @@
+"""Code for docs/transformer/residuals-and-norms.md."""

@@ -1,0 +1,219 @@
+"""Our encoder gives the same ids as tiktoken when both use the same vocabulary.
+
+Two kinds of vocabulary: ones we train (on Shakespeare and on the site's default
+corpus, at two sizes), handed to tiktoken through `to_tiktoken`; and GPT-2's
+published files, loaded by us and compared with tiktoken's own "gpt2" encoding.
+The test text is `tests/data/parity_corpus.txt` (prose, code, numbers, many
+scripts, emoji, whitespace oddities) and held-out Shakespeare.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tiktoken
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from groundup.corpus import default_corpus, split_corpus
+from groundup.tokenizer import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BPETokenizer, load_gpt2_files
+from groundup.tokenizer.interop import to_tiktoken
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SPECIALS = ["<|endoftext|>", "<|fim_prefix|>"]
+
+
+@pytest.fixture(scope="module")
+def parity_text() -> str:
+    # read bytes: read_text() would turn the file's "\r\n" into "\n"
+    text = (DATA / "parity_corpus.txt").read_bytes().decode("utf-8")
+    # and add CRLF / CR / blank-line oddities in code, in case a checkout rewrote line ends
+    extra = "crlf line\r\n\r\n\r\nbare cr\rtext  \r\n\t\r\n" + "\n" * 12 + "   end   "
+    return text + extra
+
+
+@pytest.fixture(scope="module")
+def shakespeare_split(shakespeare) -> tuple[str, str]:
+    return split_corpus(shakespeare, holdout=0.1)
+
+
+@pytest.fixture(scope="module")
+def site_train() -> str:
+    return split_corpus(default_corpus(), holdout=0.1)[0]
+
+
+CONFIGS = [
+    ("shakespeare", 1024, GPT4_SPLIT_PATTERN),
+    ("shakespeare", 4096, GPT4_SPLIT_PATTERN),
+    ("site", 1024, GPT4_SPLIT_PATTERN),
+    ("site", 4096, GPT4_SPLIT_PATTERN),
+    ("shakespeare", 1024, GPT2_SPLIT_PATTERN),
+]
+
+
+@pytest.fixture(
+    scope="module",
+    params=CONFIGS,
+    ids=[f"{c}-{v}-{'gpt4' if p == GPT4_SPLIT_PATTERN else 'gpt2'}" for c, v, p in CONFIGS],
+)
+def pair(request, shakespeare_split, site_train) -> tuple[BPETokenizer, tiktoken.Encoding]:
+    corpus, vocab_size, pattern = request.param
+    text = shakespeare_split[0] if corpus == "shakespeare" else site_train
+    tok = BPETokenizer.train(text, vocab_size, pattern, special_tokens=SPECIALS)
+    assert tok.vocab_size == vocab_size
+    return tok, to_tiktoken(tok)
+
+
+@pytest.fixture(scope="module")
+def gpt2_pair(shared_data) -> tuple[BPETokenizer, tiktoken.Encoding]:
+    ours = load_gpt2_files(
+        shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe"
+    )
+    return ours, tiktoken.get_encoding("gpt2")
+
+
+def with_specials(text: str) -> str:
+    """Insert special tokens between lines, inside words and back to back."""
+    lines = text.split("\n")
+    out = []
+    for k, line in enumerate(lines):
+        if k % 7 == 3:
+            line = line[: len(line) // 2] + SPECIALS[k % 2] + line[len(line) // 2 :]
+        out.append(line)
+        if k % 11 == 5:
+            out.append(SPECIALS[0] + SPECIALS[1] + SPECIALS[0])
+    return SPECIALS[1] + "\n".join(out) + SPECIALS[0]
+
+
+# ------------------------------------------------------------------ trained vocabularies
+def test_to_tiktoken_carries_the_vocabulary(pair):
+    tok, enc = pair
+    assert enc.n_vocab == tok.vocab_size
+    assert enc._mergeable_ranks == tok.ranks
+    assert enc._special_tokens == tok.special_tokens
+    assert enc._pat_str == tok.pattern
+
+
+def test_encode_ordinary_parity_on_varied_text(pair, parity_text):
+    tok, enc = pair
+    assert tok.encode_ordinary(parity_text) == enc.encode_ordinary(parity_text)
+    for line in parity_text.splitlines(keepends=True):
+        assert tok.encode_ordinary(line) == enc.encode_ordinary(line), repr(line)
+
+
+def test_encode_ordinary_parity_on_held_out_shakespeare(pair, shakespeare_split):
+    tok, enc = pair
+    held = shakespeare_split[1]
+    assert len(held) > 50_000
+    ids = tok.encode_ordinary(held)
+    assert ids == enc.encode_ordinary(held)
+    assert len(ids) < len(held.encode())  # it does compress
+
+
+def test_encode_all_specials_parity(pair, parity_text, shakespeare_split):
+    tok, enc = pair
+    for text in (with_specials(parity_text), with_specials(shakespeare_split[1][:20_000])):
+        ours = tok.encode(text, allowed_special="all")
+        assert ours == enc.encode(text, allowed_special="all")
+        assert ours.count(tok.special_tokens[SPECIALS[0]]) == text.count(SPECIALS[0])
+        # encode_ordinary treats them as text, like tiktoken's encode_ordinary
+        assert tok.encode_ordinary(text) == enc.encode_ordinary(text)
+
+
+def test_encode_allowed_subset_parity(pair, parity_text):
+    tok, enc = pair
+    text = parity_text.replace("Numbers:", SPECIALS[0] + "Numbers:")
+    allowed = {SPECIALS[0]}
+    assert tok.encode(text, allowed_special=allowed) == enc.encode(text, allowed_special=allowed)
+    both = text + SPECIALS[1]
+    with pytest.raises(ValueError):
+        enc.encode(both, allowed_special=allowed)
+    with pytest.raises(ValueError):
+        tok.encode(both, allowed_special=allowed)
+
+
+def test_encode_iterable_parity(pair, parity_text):
+    tok, enc = pair
+    lines = parity_text.splitlines(keepends=True)
+    assert list(tok.encode_iterable(lines)) == enc.encode_ordinary(parity_text)
+    chunks = [parity_text[i : i + 37] for i in range(0, len(parity_text), 37)]
+    assert list(tok.encode_iterable(chunks)) == enc.encode_ordinary(parity_text)
+
+
+def test_decode_parity(pair, parity_text):
+    tok, enc = pair
+    text = with_specials(parity_text)
+    ids = enc.encode(text, allowed_special="all")
+    assert tok.decode(ids) == enc.decode(ids) == text
+    assert tok.decode_bytes(ids) == enc.decode_bytes(ids)
+    for i in range(tok.vocab_size):
+        assert tok.token_bytes(i) == enc.decode_single_token_bytes(i)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_decode_parity_on_arbitrary_ids(shakespeare_split, data):
+    # arbitrary id sequences: partial UTF-8 sequences must become U+FFFD the same way
+    tok, enc = _arbitrary_pair(shakespeare_split[0])
+    ids = data.draw(st.lists(st.integers(0, tok.vocab_size - 1), max_size=40))
+    assert tok.decode(ids) == enc.decode(ids)
+    assert tok.decode_bytes(ids) == enc.decode_bytes(ids)
+
+
+_ARBITRARY: dict[str, tuple[BPETokenizer, tiktoken.Encoding]] = {}
+
+
+def _arbitrary_pair(train_text: str) -> tuple[BPETokenizer, tiktoken.Encoding]:
+    if "tok" not in _ARBITRARY:
+        # non-ASCII-heavy training text so many tokens are fragments of characters
+        text = (
+            train_text[:50_000] + "日本語のテキスト、中文、한국어、😀👍🏽 Ελληνικά русский " * 200
+        )
+        tok = BPETokenizer.train(text, 1024, special_tokens=SPECIALS)
+        _ARBITRARY["tok"] = (tok, to_tiktoken(tok))
+    return _ARBITRARY["tok"]
+
+
+# ------------------------------------------------------------------ GPT-2's real merges
+def test_gpt2_files_match_tiktoken_vocabulary(gpt2_pair):
+    ours, enc = gpt2_pair
+    assert ours.ranks == enc._mergeable_ranks
+    assert ours.special_tokens == enc._special_tokens == {"<|endoftext|>": 50256}
+    assert ours.vocab_size == enc.n_vocab == 50257
+    assert ours.pattern == GPT2_SPLIT_PATTERN
+    assert len(ours.ranks) == 50256
+
+
+def test_gpt2_known_ids(gpt2_pair):
+    ours, enc = gpt2_pair
+    assert ours.encode("Hello world") == [15496, 995]
+    assert ours.encode("<|endoftext|>", allowed_special="all") == [50256]
+    assert ours.decode([15496, 995, 50256]) == "Hello world<|endoftext|>"
+    with pytest.raises(ValueError, match="endoftext"):
+        ours.encode("<|endoftext|>")
+
+
+def test_gpt2_parity_on_varied_text(gpt2_pair, parity_text):
+    ours, enc = gpt2_pair
+    assert ours.encode_ordinary(parity_text) == enc.encode_ordinary(parity_text)
+    for line in parity_text.splitlines(keepends=True):
+        assert ours.encode_ordinary(line) == enc.encode_ordinary(line), repr(line)
+    text = parity_text.replace("\n\n", "\n<|endoftext|>\n")
+    assert ours.encode(text, allowed_special="all") == enc.encode(text, allowed_special="all")
+    ids = enc.encode(text, allowed_special="all")
+    assert ours.decode(ids) == enc.decode(ids) == text
+
+
+def test_gpt2_parity_on_shakespeare(gpt2_pair, shakespeare_split):
+    ours, enc = gpt2_pair
+    held = shakespeare_split[1]
+    assert ours.encode_ordinary(held) == enc.encode_ordinary(held)
+    assert list(ours.encode_iterable(held.splitlines(keepends=True))) == enc.encode_ordinary(held)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=200))
+def test_gpt2_parity_on_arbitrary_text(gpt2_pair, text):
+    ours, enc = gpt2_pair
+    assert ours.encode_ordinary(text) == enc.encode_ordinary(text)
