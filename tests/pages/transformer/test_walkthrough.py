@@ -351,7 +351,9 @@ def test_training_claims(site) -> None:
     seen = cfg.max_steps * cfg.batch_size * cfg.grad_accum_steps * cfg.block_size
     assert seen > len(open_tokens(site_token_files()[0]))  # several passes over the text
     assert sum(site.losses[-50:]) / 50 < site.heldout_loss  # training loss ends lower
-    assert cfg.device == "cpu"  # "trained on the build machine's CPU"; the time is printed, never promised
+    assert (
+        cfg.device == "cpu"
+    )  # "trained on the build machine's CPU"; the time is printed, never promised
 
 
 def test_site_run_is_cached_under_a_hash_of_settings_tokens_and_code(site) -> None:
