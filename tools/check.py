@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -91,6 +93,21 @@ def run(step: Step) -> tuple[bool, str, float]:
     return proc.wait() == 0, figure, seconds
 
 
+def share_one_site_build() -> None:
+    """Both pytest steps read the built site: the first builds it (with coverage) into
+    `.cache/check-site/`, the second reuses that build and its log instead of building the
+    same site again. The folder is emptied first, so every run checks a fresh build; the
+    port is fixed now because the site is built for the address the browser tests serve."""
+    if "GROUNDUP_SITE_BUILD" not in os.environ:
+        folder = ROOT / ".cache" / "check-site"
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ["GROUNDUP_SITE_BUILD"] = str(folder)
+    if "GROUNDUP_SITE_PORT" not in os.environ:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            os.environ["GROUNDUP_SITE_PORT"] = str(s.getsockname()[1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -100,6 +117,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # MkDocs' 2.0 banner only
+    share_one_site_build()
     (ROOT / ".coverage").unlink(missing_ok=True)
     steps = STEPS[:4] if args.fast else STEPS
     results = [(step, *run(step)) for step in steps]

@@ -12,10 +12,9 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import socket
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,24 +53,18 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_port() -> int:
-    """A free port on 127.0.0.1 for the test server, chosen before the site is built."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def server_port(site_port: int) -> int:
+    """The port the test server listens on: the one the real site was built for."""
+    return site_port
 
 
 @pytest.fixture(scope="session")
 def built_site(
-    tmp_path_factory: pytest.TempPathFactory,
-    server_port: int,
-    site_builder: Callable[..., subprocess.CompletedProcess[str]],
+    real_site_build: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> Path:
-    """The real site, built once per session with `mkdocs build --strict`, for the
-    address it will be served at: Material's instant navigation only takes over links
-    that the sitemap lists, and those carry the build's `site_url`, port included."""
-    out = tmp_path_factory.mktemp("browser-site")
-    result = site_builder(out, SITE_URL=f"http://127.0.0.1:{server_port}/")
+    """The real site, built once per session for the address it will be served at
+    (`real_site_build`, shared with the notebook and reading tests)."""
+    out, result = real_site_build
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     return out
 

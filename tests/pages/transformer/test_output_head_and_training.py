@@ -35,6 +35,7 @@ from groundup.pages.transformer.output_head_and_training.teacher_forcing import 
     position_losses,
     prefix_losses,
 )
+from groundup.pages.transformer.output_head_and_training.warmup import NO_WARMUP as PAGE_NO_WARMUP
 from groundup.pages.transformer.output_head_and_training.warmup import (
     first_updates,
     site_first_updates,
@@ -492,6 +493,7 @@ def test_page_links_and_variant_match_the_tests() -> None:
         "../tokenization/tokenizers-in-practice.md#compression",
     ):
         assert f"]({target})" in page, target
-    assert "NO_WARMUP = dict(max_steps=200, warmup_steps=0, min_lr=site.train_config.lr)" in page
-    assert load_site_model().train_config.lr == NO_WARMUP["min_lr"]
+    assert "    NO_WARMUP,\n" in page and "load_site_model(**NO_WARMUP)" in page
+    assert PAGE_NO_WARMUP == NO_WARMUP  # the variant the page loads is the one tested here
+    assert load_site_model().train_config.lr == NO_WARMUP["min_lr"]  # no warmup, peak lr
     assert "n_replay = 30" in page and N_REPLAY == 30

@@ -23,6 +23,7 @@ import torch
 
 from groundup.atomic import atomic_write_text
 from groundup.model import GPT
+from groundup.site import SITE_TRAINING
 from groundup.train.config import TrainConfig
 from groundup.train.data import BatchLoader, open_tokens
 from groundup.train.loop import TRAIN_STREAM, model_config_for
@@ -84,6 +85,11 @@ def first_updates(config: TrainConfig, steps: int) -> list[Update]:
 
 
 # --8<-- [end:first_updates]
+
+
+# The variant the page compares with the site run: no warmup, a constant learning rate at
+# the site run's peak, for 200 updates.
+NO_WARMUP = {"max_steps": 200, "warmup_steps": 0, "min_lr": SITE_TRAINING["lr"]}
 
 
 def site_first_updates(steps: int, **training: Any) -> list[Update]:
