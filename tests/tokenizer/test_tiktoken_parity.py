@@ -4,12 +4,11 @@ Two kinds of vocabulary: ones we train (on Shakespeare and on the site's default
 corpus, at two sizes), handed to tiktoken through `to_tiktoken`; and GPT-2's
 published files, loaded by us and compared with tiktoken's own "gpt2" encoding.
 The test text is `tests/data/parity_corpus.txt` (prose, code, numbers, many
-scripts, emoji, whitespace oddities) and held-out Shakespeare.
+scripts, emoji, whitespace oddities) and held-out Shakespeare; that text and the
+GPT-2 pair are fixtures in `tests/tokenizer/conftest.py`.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import tiktoken
@@ -17,20 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groundup.corpus import default_corpus, split_corpus
-from groundup.tokenizer import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BPETokenizer, load_gpt2_files
+from groundup.tokenizer import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BPETokenizer
 from groundup.tokenizer.interop import to_tiktoken
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 SPECIALS = ["<|endoftext|>", "<|fim_prefix|>"]
-
-
-@pytest.fixture(scope="module")
-def parity_text() -> str:
-    # read bytes: read_text() would turn the file's "\r\n" into "\n"
-    text = (DATA / "parity_corpus.txt").read_bytes().decode("utf-8")
-    # and add CRLF / CR / blank-line oddities in code, in case a checkout rewrote line ends
-    extra = "crlf line\r\n\r\n\r\nbare cr\rtext  \r\n\t\r\n" + "\n" * 12 + "   end   "
-    return text + extra
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +52,6 @@ def pair(request, shakespeare_split, site_train) -> tuple[BPETokenizer, tiktoken
     tok = BPETokenizer.train(text, vocab_size, pattern, special_tokens=SPECIALS)
     assert tok.vocab_size == vocab_size
     return tok, to_tiktoken(tok)
-
-
-@pytest.fixture(scope="module")
-def gpt2_pair(shared_data) -> tuple[BPETokenizer, tiktoken.Encoding]:
-    ours = load_gpt2_files(
-        shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe"
-    )
-    return ours, tiktoken.get_encoding("gpt2")
 
 
 def with_specials(text: str) -> str:

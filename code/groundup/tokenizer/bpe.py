@@ -167,29 +167,12 @@ class BPETokenizer:
           "none": treat special strings as plain text (like `encode_ordinary`).
         """
         _check_str(text)
-        if allowed_special == "none":
+        allowed = self._allowed_specials(allowed_special)
+        if allowed is None:
             return self.encode_ordinary(text)
-        if allowed_special == "all":
-            allowed = set(self._special)
-        elif allowed_special == "none_raise":
-            allowed = set()
-        elif isinstance(allowed_special, str):
-            raise ValueError(
-                f"allowed_special must be 'none_raise', 'all', 'none' or a set, "
-                f"got {allowed_special!r}"
-            )
-        else:
-            allowed = set(allowed_special)
-            unknown = allowed - set(self._special)
-            if unknown:
-                raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
         disallowed = [s for s in self._special if s not in allowed and s in text]
         if disallowed:
-            raise ValueError(
-                f"text contains special token {disallowed[0]!r}; pass "
-                f"allowed_special={{{disallowed[0]!r}}} (or 'all') to encode it as a "
-                f"special token, or use encode_ordinary to encode it as plain text"
-            )
+            raise _disallowed_error(disallowed[0])
         if not allowed:
             return self.encode_ordinary(text)
         cut = regex.compile("(" + "|".join(regex.escape(s) for s in _longest_first(allowed)) + ")")
@@ -201,31 +184,94 @@ class BPETokenizer:
                 ids.extend(self.encode_ordinary(part))
         return ids
 
+    def _allowed_specials(self, allowed_special: AllowedSpecial) -> set[str] | None:
+        """The special strings to encode as special ids; None for "none" (plain text)."""
+        if allowed_special == "none":
+            return None
+        if allowed_special == "all":
+            return set(self._special)
+        if allowed_special == "none_raise":
+            return set()
+        if isinstance(allowed_special, str):
+            raise ValueError(
+                f"allowed_special must be 'none_raise', 'all', 'none' or a set, "
+                f"got {allowed_special!r}"
+            )
+        allowed = set(allowed_special)
+        unknown = allowed - set(self._special)
+        if unknown:
+            raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        return allowed
+
     # --8<-- [end:encode]
 
     # --8<-- [start:encode_iterable]
-    def encode_iterable(self, texts: Iterable[str]) -> Iterator[int]:
+    def encode_iterable(
+        self, texts: Iterable[str], allowed_special: AllowedSpecial = "none_raise"
+    ) -> Iterator[int]:
         """Stream ids for the concatenation of `texts` (e.g. the lines of a file).
 
-        Yields exactly `encode_ordinary("".join(texts))` while holding only the
-        current chunk plus two unfinished pre-tokens: the last pre-token of the
-        buffer may still grow with the next chunk, and the one before it may too
-        (GPT-2's "'l" + "l" becomes "'ll"; GPT-4's " \n" + "  " + "\n" becomes
-        " \n  \n"), so both wait.
+        Yields exactly `encode("".join(texts), allowed_special)` (same modes, same
+        ValueError for a special string that is not allowed, raised when the chunk
+        that completes it arrives) while holding only the current chunk and what
+        the next chunk could still change: the last characters that may begin a
+        special token (one fewer than the longest), and two unfinished pre-tokens.
         """
+        allowed = self._allowed_specials(allowed_special)  # checked now, not at first use
+        if allowed is None:
+            return self._encode_stream(_checked_strs(texts))
+        refused = [s for s in self._special if s not in allowed]
+        return self._encode_stream(self._cut_specials(_refuse(texts, refused), allowed))
+
+    def _cut_specials(self, texts: Iterable[str], allowed: Collection[str]) -> Iterator[str | int]:
+        """Pass the text through, with each `allowed` special string replaced by its id.
+
+        A special string can be cut across chunks ("<|endo" + "ftext|>"), so a match
+        is final only once the longest special would fit after its start; the text
+        from there on waits for the next chunk.
+        """
+        if not allowed:
+            yield from texts
+            return
+        cut = regex.compile("(" + "|".join(regex.escape(s) for s in _longest_first(allowed)) + ")")
+        wait = max(map(len, allowed)) - 1
         buffer = ""
         for text in texts:
-            _check_str(text)
             buffer += text
+            done = 0
+            for m in cut.finditer(buffer):
+                if m.start() + wait >= len(buffer):
+                    break  # a longer special may still match here
+                yield buffer[done : m.start()]
+                yield self._special[m.group()]
+                done = m.end()
+            keep = max(done, len(buffer) - wait)
+            yield buffer[done:keep]
+            buffer = buffer[keep:]
+        for k, part in enumerate(cut.split(buffer)):  # the input has ended: every match is final
+            yield self._special[part] if k % 2 else part
+
+    def _encode_stream(self, pieces: Iterable[str | int]) -> Iterator[int]:
+        """Encode text pieces as one text, passing special ids through (no pre-token
+        crosses one). The last pre-token of the buffer may still grow with the next
+        piece, and the one before it may too (GPT-2's "'l" + "l" becomes "'ll";
+        GPT-4's " \n" + "  " + "\n" becomes " \n  \n"), so both wait."""
+        buffer = ""
+        for piece in pieces:
+            if isinstance(piece, int):
+                yield from self.encode_ordinary(buffer)
+                yield piece
+                buffer = ""
+                continue
+            buffer += piece
             if "\ud800" <= buffer[-1:] <= "\udbff":
-                continue  # a high surrogate may pair with the next chunk's first character
+                continue  # a high surrogate may pair with the next piece's first character
             buffer = _scrub_surrogates(buffer)
             matches = list(self._split.finditer(buffer))
             if len(matches) > 2:
                 yield from self._encode_pieces(m.group() for m in matches[:-2])
                 buffer = buffer[matches[-2].start() :]
-        if buffer:
-            yield from self.encode_ordinary(buffer)
+        yield from self.encode_ordinary(buffer)
 
     # --8<-- [end:encode_iterable]
 
@@ -267,6 +313,34 @@ class BPETokenizer:
 def _check_str(text: object) -> None:
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__}")
+
+
+def _checked_strs(texts: Iterable[str]) -> Iterator[str]:
+    for text in texts:
+        _check_str(text)
+        yield text
+
+
+def _refuse(texts: Iterable[str], refused: list[str]) -> Iterator[str]:
+    """Pass `texts` through; raise ValueError where a `refused` string occurs, also
+    across chunks: the last characters seen (one fewer than the longest) are kept."""
+    wait = max(map(len, refused), default=1) - 1
+    seen = ""
+    for text in _checked_strs(texts):
+        window = seen + text
+        found = [s for s in refused if s in window]
+        if found:
+            raise _disallowed_error(found[0])
+        seen = window[-wait:] if wait else ""
+        yield text
+
+
+def _disallowed_error(special: str) -> ValueError:
+    return ValueError(
+        f"text contains special token {special!r}; pass "
+        f"allowed_special={{{special!r}}} (or 'all') to encode it as a "
+        f"special token, or use encode_ordinary to encode it as plain text"
+    )
 
 
 def _scrub_surrogates(text: str) -> str:
