@@ -116,10 +116,15 @@ def test_encode_allowed_subset_parity(pair, parity_text):
 
 def test_encode_iterable_parity(pair, parity_text):
     tok, enc = pair
-    lines = parity_text.splitlines(keepends=True)
-    assert list(tok.encode_iterable(lines)) == enc.encode_ordinary(parity_text)
-    chunks = [parity_text[i : i + 37] for i in range(0, len(parity_text), 37)]
-    assert list(tok.encode_iterable(chunks)) == enc.encode_ordinary(parity_text)
+    text = with_specials(parity_text)
+    lines = text.splitlines(keepends=True)
+    chunks = [text[i : i + 37] for i in range(0, len(text), 37)]
+    for parts in (lines, chunks):
+        assert list(tok.encode_iterable(parts, "none")) == enc.encode_ordinary(text)
+        streamed = list(tok.encode_iterable(parts, "all"))
+        assert streamed == enc.encode(text, allowed_special="all")
+        with pytest.raises(ValueError):  # the default refuses them, as tiktoken's encode does
+            list(tok.encode_iterable(parts))
 
 
 def test_decode_parity(pair, parity_text):
