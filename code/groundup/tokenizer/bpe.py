@@ -221,7 +221,20 @@ class BPETokenizer:
         if allowed is None:
             return self._encode_stream(_checked_strs(texts))
         refused = [s for s in self._special if s not in allowed]
-        return self._encode_stream(self._cut_specials(_refuse(texts, refused), allowed))
+        return self._encode_stream(self._cut_specials(self._refuse(texts, refused), allowed))
+
+    def _refuse(self, texts: Iterable[str], refused: list[str]) -> Iterator[str]:
+        """Pass `texts` through; raise ValueError where a `refused` string occurs, also
+        across chunks: the last characters seen (one fewer than the longest) are kept."""
+        wait = max(map(len, refused), default=1) - 1
+        seen = ""
+        for text in _checked_strs(texts):
+            window = seen + text
+            found = [s for s in refused if s in window]
+            if found:
+                raise _disallowed_error(found[0])
+            seen = window[-wait:] if wait else ""
+            yield text
 
     def _cut_specials(self, texts: Iterable[str], allowed: Collection[str]) -> Iterator[str | int]:
         """Pass the text through, with each `allowed` special string replaced by its id.
@@ -318,20 +331,6 @@ def _check_str(text: object) -> None:
 def _checked_strs(texts: Iterable[str]) -> Iterator[str]:
     for text in texts:
         _check_str(text)
-        yield text
-
-
-def _refuse(texts: Iterable[str], refused: list[str]) -> Iterator[str]:
-    """Pass `texts` through; raise ValueError where a `refused` string occurs, also
-    across chunks: the last characters seen (one fewer than the longest) are kept."""
-    wait = max(map(len, refused), default=1) - 1
-    seen = ""
-    for text in _checked_strs(texts):
-        window = seen + text
-        found = [s for s in refused if s in window]
-        if found:
-            raise _disallowed_error(found[0])
-        seen = window[-wait:] if wait else ""
         yield text
 
 
