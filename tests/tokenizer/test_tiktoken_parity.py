@@ -10,6 +10,9 @@ GPT-2 pair are fixtures in `tests/tokenizer/conftest.py`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Literal
+
 import pytest
 import tiktoken
 from hypothesis import given, settings
@@ -145,6 +148,81 @@ def test_decode_parity_on_arbitrary_ids(shakespeare_split, data):
     ids = data.draw(st.lists(st.integers(0, tok.vocab_size - 1), max_size=40))
     assert tok.decode(ids) == enc.decode(ids)
     assert tok.decode_bytes(ids) == enc.decode_bytes(ids)
+    for errors in ("strict", "ignore", "replace", "backslashreplace", "surrogateescape"):
+        try:
+            expected: str | type[Exception] = enc.decode(ids, errors=errors)
+        except UnicodeDecodeError as e:
+            expected = type(e)
+        if isinstance(expected, str):
+            assert tok.decode(ids, errors=errors) == expected
+        else:
+            with pytest.raises(expected):
+                tok.decode(ids, errors=errors)
+
+
+def test_decode_errors_by_hand(gpt2_pair):
+    ours, enc = gpt2_pair
+    emoji = enc.encode("😀")
+    assert len(emoji) > 1  # its four bytes are more than one token
+    ids = enc.encode("ok ") + emoji[:1]
+    assert ours.decode(ids) == enc.decode(ids) == "ok \ufffd"
+    assert ours.decode(ids, errors="ignore") == enc.decode(ids, errors="ignore") == "ok "
+    with pytest.raises(UnicodeDecodeError):
+        ours.decode(ids, errors="strict")
+
+
+ALLOWED_FORMS: list[Literal["all"] | set[str]] = [set(), {SPECIALS[0]}, {SPECIALS[1]}, "all"]
+DISALLOWED_FORMS: list[Literal["all"] | Collection[str]] = [
+    "all",
+    (),
+    {SPECIALS[0]},
+    [SPECIALS[1]],
+    frozenset(SPECIALS),
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    words=st.lists(st.sampled_from([*SPECIALS, "doc", " one", "\n", "<|", "|>", " "]), max_size=12),
+    allowed=st.sampled_from(ALLOWED_FORMS),
+    disallowed=st.sampled_from(DISALLOWED_FORMS),
+    cut=st.integers(0, 60),
+)
+def test_disallowed_special_like_tiktoken(shakespeare_split, words, allowed, disallowed, cut):
+    # tiktoken's two arguments together: `disallowed_special=()` reads unallowed specials as text
+    tok, enc = _arbitrary_pair(shakespeare_split[0])
+    text = "".join(words)
+    try:
+        expected: list[int] | None = enc.encode(
+            text, allowed_special=allowed, disallowed_special=disallowed
+        )
+    except ValueError:
+        expected = None
+    chunks = [text[:cut], text[cut:]]  # the cut often falls inside a special string
+    if expected is None:
+        with pytest.raises(ValueError):
+            tok.encode(text, allowed_special=allowed, disallowed_special=disallowed)
+        with pytest.raises(ValueError):
+            list(tok.encode_iterable(chunks, allowed, disallowed_special=disallowed))
+    else:
+        assert tok.encode(text, allowed_special=allowed, disallowed_special=disallowed) == expected
+        assert list(tok.encode_iterable(chunks, allowed, disallowed_special=disallowed)) == expected
+
+
+def test_disallowed_special_by_hand(gpt2_pair):
+    ours, enc = gpt2_pair
+    text = "a<|endoftext|>b"
+    as_text = enc.encode_ordinary(text)
+    assert (
+        ours.encode(text, disallowed_special=())
+        == enc.encode(text, disallowed_special=())
+        == as_text
+    )
+    assert list(ours.encode_iterable(["a<|endo", "ftext|>b"], disallowed_special=())) == as_text
+    with pytest.raises(ValueError, match="disallowed_special must be 'all' or a set"):
+        ours.encode(text, disallowed_special="none")
+    with pytest.raises(ValueError, match="not special tokens"):
+        ours.encode(text, disallowed_special={"<|im_end|>"})
 
 
 _ARBITRARY: dict[str, tuple[BPETokenizer, tiktoken.Encoding]] = {}

@@ -18,6 +18,7 @@ from groundup.tokenizer.patterns import GPT4_SPLIT_PATTERN
 from groundup.tokenizer.train import Merge, count_words, train_bpe
 
 AllowedSpecial = Literal["none_raise", "all", "none"] | Collection[str]
+DisallowedSpecial = Literal["all"] | Collection[str]
 
 
 class BPETokenizer:
@@ -74,7 +75,8 @@ class BPETokenizer:
         `vocab_size` counts the 256 byte tokens, the merges and the special
         tokens. Special-token strings in the text are cut out before counting,
         so no merge ever spans one. If the corpus runs out of pairs first, the
-        tokenizer is smaller than asked (see `vocab_size`).
+        tokenizer is smaller than asked (see `vocab_size`). Lone surrogates are
+        replaced with U+FFFD first, as `encode` replaces them.
         """
         texts = [text] if isinstance(text, str) else list(text)
         for t in texts:
@@ -90,6 +92,7 @@ class BPETokenizer:
         if specials:
             cut = regex.compile("|".join(regex.escape(s) for s in _longest_first(specials)))
             texts = [part for t in texts for part in cut.split(t)]
+        texts = [_scrub_surrogates(t) for t in texts]  # else they could not become bytes
         word_counts = count_words(texts, regex.compile(pattern))
         merges = train_bpe(word_counts, vocab_size - 256 - len(specials), progress=progress)
 
@@ -156,7 +159,13 @@ class BPETokenizer:
     # --8<-- [end:encode_ordinary]
 
     # --8<-- [start:encode]
-    def encode(self, text: str, allowed_special: AllowedSpecial = "none_raise") -> list[int]:
+    def encode(
+        self,
+        text: str,
+        allowed_special: AllowedSpecial = "none_raise",
+        *,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int]:
         """Encode `text` to ids.
 
         allowed_special:
@@ -165,14 +174,15 @@ class BPETokenizer:
           "all": turn every special string into its special id;
           a set of strings: turn those into special ids, raise on any other;
           "none": treat special strings as plain text (like `encode_ordinary`).
+        disallowed_special (tiktoken's second argument): which special strings that
+          are not allowed raise; "all" (default) is all of them, a set only those,
+          and the rest are read as plain text, so `disallowed_special=()` refuses nothing.
         """
         _check_str(text)
-        allowed = self._allowed_specials(allowed_special)
-        if allowed is None:
-            return self.encode_ordinary(text)
-        disallowed = [s for s in self._special if s not in allowed and s in text]
-        if disallowed:
-            raise _disallowed_error(disallowed[0])
+        allowed, refused = self._special_policy(allowed_special, disallowed_special)
+        found = [s for s in refused if s in text]
+        if found:
+            raise _disallowed_error(found[0])
         if not allowed:
             return self.encode_ordinary(text)
         cut = regex.compile("(" + "|".join(regex.escape(s) for s in _longest_first(allowed)) + ")")
@@ -184,43 +194,53 @@ class BPETokenizer:
                 ids.extend(self.encode_ordinary(part))
         return ids
 
-    def _allowed_specials(self, allowed_special: AllowedSpecial) -> set[str] | None:
-        """The special strings to encode as special ids; None for "none" (plain text)."""
-        if allowed_special == "none":
-            return None
-        if allowed_special == "all":
-            return set(self._special)
-        if allowed_special == "none_raise":
-            return set()
-        if isinstance(allowed_special, str):
-            raise ValueError(
-                f"allowed_special must be 'none_raise', 'all', 'none' or a set, "
-                f"got {allowed_special!r}"
-            )
-        allowed = set(allowed_special)
-        unknown = allowed - set(self._special)
-        if unknown:
-            raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
-        return allowed
+    def _special_policy(
+        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial
+    ) -> tuple[set[str], list[str]]:
+        """(special strings to encode as their ids, special strings that raise)."""
+        if allowed_special in ("none", "none_raise"):
+            allowed = set()
+        elif allowed_special == "all":
+            allowed = set(self._special)
+        else:
+            allowed = self._known_specials(allowed_special, "allowed_special")
+        if disallowed_special == "all":
+            if allowed_special == "none":
+                return allowed, []
+            return allowed, [s for s in self._special if s not in allowed]
+        refused = self._known_specials(disallowed_special, "disallowed_special")
+        return allowed, [s for s in self._special if s in refused]
 
     # --8<-- [end:encode]
 
+    def _known_specials(self, names: Collection[str], argument: str) -> set[str]:
+        """`names` as a set; ValueError for a lone string or a name that is not ours."""
+        if isinstance(names, str):  # a lone string would be read as a set of characters
+            modes = "'none_raise', 'all', 'none'" if argument == "allowed_special" else "'all'"
+            raise ValueError(f"{argument} must be {modes} or a set, got {names!r}")
+        unknown = set(names) - set(self._special)
+        if unknown:
+            raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        return set(names)
+
     # --8<-- [start:encode_iterable]
     def encode_iterable(
-        self, texts: Iterable[str], allowed_special: AllowedSpecial = "none_raise"
+        self,
+        texts: Iterable[str],
+        allowed_special: AllowedSpecial = "none_raise",
+        *,
+        disallowed_special: DisallowedSpecial = "all",
     ) -> Iterator[int]:
         """Stream ids for the concatenation of `texts` (e.g. the lines of a file).
 
-        Yields exactly `encode("".join(texts), allowed_special)` (same modes, same
+        Yields exactly `encode("".join(texts), ...)` with the same arguments (same
         ValueError for a special string that is not allowed, raised when the chunk
         that completes it arrives) while holding only the current chunk and what
         the next chunk could still change: the last characters that may begin a
         special token (one fewer than the longest), and two unfinished pre-tokens.
         """
-        allowed = self._allowed_specials(allowed_special)  # checked now, not at first use
-        if allowed is None:
-            return self._encode_stream(_checked_strs(texts))
-        refused = [s for s in self._special if s not in allowed]
+        # a bad argument raises here, not at the first next()
+        allowed, refused = self._special_policy(allowed_special, disallowed_special)
         return self._encode_stream(self._cut_specials(self._refuse(texts, refused), allowed))
 
     def _refuse(self, texts: Iterable[str], refused: list[str]) -> Iterator[str]:
@@ -300,10 +320,12 @@ class BPETokenizer:
                 f"unknown token id {bad!r}: this tokenizer has ids 0..{self.vocab_size - 1}"
             ) from None
 
-    def decode(self, ids: Iterable[int]) -> str:
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
         """Decode ids to text. Byte sequences that are not valid UTF-8 (a token
-        sequence cut mid-character, or arbitrary ids) become U+FFFD, as in tiktoken."""
-        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+        sequence cut mid-character, or arbitrary ids) become U+FFFD, as in tiktoken;
+        `errors` is `bytes.decode`'s (and tiktoken's): "strict" raises
+        UnicodeDecodeError instead, "ignore" drops them."""
+        return self.decode_bytes(ids).decode("utf-8", errors=errors)
 
     # ------------------------------------------------------------------- files
     def save(self, path: str | Path) -> None:
