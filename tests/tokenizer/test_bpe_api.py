@@ -375,6 +375,24 @@ def test_train_rejects_non_str(bad):
         BPETokenizer.train(bad, 300)
 
 
+def test_train_replaces_lone_surrogates_as_encode_does():
+    # text read with errors="surrogateescape", or cut from UTF-16, holds lone surrogates:
+    # encode turns each into U+FFFD (as tiktoken does), and training must not crash on them
+    text = "caf\udce9 ok \ud83d\ude00 x\ud800y " * 30
+    scrubbed = "caf\ufffd ok 😀 x\ufffdy " * 30
+    tok = BPETokenizer.train(text, 300)
+    assert merges_of(tok) == merges_of(BPETokenizer.train(scrubbed, 300))
+    assert tok.encode(text) == tok.encode(scrubbed)
+    assert len(tok.encode(text)) < len(scrubbed.encode()) / 3  # the merges fit this text
+    assert tok.decode(tok.encode(text)) == scrubbed
+    with_specials = BPETokenizer.train(
+        text + "<|endoftext|>\udc80", 300, special_tokens=["<|endoftext|>"]
+    )
+    eot = with_specials.special_tokens["<|endoftext|>"]
+    ids = with_specials.encode("<|endoftext|>\udc80", allowed_special="all")
+    assert ids == [eot, *with_specials.encode("\ufffd")]
+
+
 @pytest.mark.parametrize("bad", [b"bytes", None, 3, ["list"]])
 def test_encode_functions_reject_non_str(small_tok, bad):
     with pytest.raises(TypeError, match="str"):

@@ -4,6 +4,8 @@ The text is generated line by line and never held in memory; ids are counted,
 not stored. The expected count is computed independently: every line ends with
 "\n" and the next starts with a letter, which is a pre-token boundary for the
 GPT-4 pattern, so the count for the stream is the sum of the per-line counts.
+With special tokens allowed, every line is a document followed by "<|endoftext|>",
+cut across two chunks, and the count gains one id per document.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 from groundup.tokenizer import GPT4_SPLIT_PATTERN, BPETokenizer
 
 MB = 1 << 20
+EOT = "<|endoftext|>"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +91,46 @@ def test_stream_memory_does_not_grow_with_input(tok, lines):
     assert large_count > 3.5 * small_count
     assert large_peak < 1.5 * small_peak + 1 * MB
     assert large_peak < 30 * MB
+
+
+@pytest.fixture(scope="module")
+def tok_eot(tok) -> BPETokenizer:
+    """The same vocabulary with an end-of-text token after it."""
+    return BPETokenizer(tok.ranks, tok.pattern, {EOT: tok.vocab_size})
+
+
+def generate_documents(lines: list[str], n_bytes: int) -> Iterator[str]:
+    """`generate`'s lines as documents, each followed by EOT cut in two: "<|endo", "ftext|>"."""
+    for line in generate(lines, n_bytes):
+        yield line + EOT[:6]
+        yield EOT[6:]
+
+
+def test_stream_with_specials_does_not_grow_with_input(tok_eot, lines):
+    eot_id = tok_eot.special_tokens[EOT]
+    tok_eot.encode_ordinary("".join(lines))
+    n_lines = {n: sum(1 for _ in generate(lines, n)) for n in (MB, 4 * MB)}
+    counts, peaks = {}, {}
+    for n_bytes in n_lines:
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            ids = tok_eot.encode_iterable(generate_documents(lines, n_bytes), allowed_special="all")
+            count = n_eot = 0
+            for i in ids:
+                count += 1
+                n_eot += i == eot_id
+            _, peaks[n_bytes] = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        counts[n_bytes] = count
+        assert n_eot == n_lines[n_bytes]  # every separator, cut in two, is one special id
+        assert count == expected_count(tok_eot, lines, n_bytes) + n_lines[n_bytes]
+    small, large = peaks[MB], peaks[4 * MB]
+    print(f"\nwith specials: 1 MB -> {small / MB:.2f} MiB, 4 MB -> {large / MB:.2f} MiB")
+    assert counts[4 * MB] > 3.5 * counts[MB]
+    assert large < 1.5 * small + 1 * MB
+    assert large < 30 * MB
 
 
 def test_a_materialised_stream_would_be_caught(tok, lines):

@@ -4,12 +4,14 @@ Two kinds of vocabulary: ones we train (on Shakespeare and on the site's default
 corpus, at two sizes), handed to tiktoken through `to_tiktoken`; and GPT-2's
 published files, loaded by us and compared with tiktoken's own "gpt2" encoding.
 The test text is `tests/data/parity_corpus.txt` (prose, code, numbers, many
-scripts, emoji, whitespace oddities) and held-out Shakespeare.
+scripts, emoji, whitespace oddities) and held-out Shakespeare; that text and the
+GPT-2 pair are fixtures in `tests/tokenizer/conftest.py`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Collection
+from typing import Literal
 
 import pytest
 import tiktoken
@@ -17,20 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groundup.corpus import default_corpus, split_corpus
-from groundup.tokenizer import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BPETokenizer, load_gpt2_files
+from groundup.tokenizer import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BPETokenizer
 from groundup.tokenizer.interop import to_tiktoken
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 SPECIALS = ["<|endoftext|>", "<|fim_prefix|>"]
-
-
-@pytest.fixture(scope="module")
-def parity_text() -> str:
-    # read bytes: read_text() would turn the file's "\r\n" into "\n"
-    text = (DATA / "parity_corpus.txt").read_bytes().decode("utf-8")
-    # and add CRLF / CR / blank-line oddities in code, in case a checkout rewrote line ends
-    extra = "crlf line\r\n\r\n\r\nbare cr\rtext  \r\n\t\r\n" + "\n" * 12 + "   end   "
-    return text + extra
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +55,6 @@ def pair(request, shakespeare_split, site_train) -> tuple[BPETokenizer, tiktoken
     tok = BPETokenizer.train(text, vocab_size, pattern, special_tokens=SPECIALS)
     assert tok.vocab_size == vocab_size
     return tok, to_tiktoken(tok)
-
-
-@pytest.fixture(scope="module")
-def gpt2_pair(shared_data) -> tuple[BPETokenizer, tiktoken.Encoding]:
-    ours = load_gpt2_files(
-        shared_data / "gpt2" / "encoder.json", shared_data / "gpt2" / "vocab.bpe"
-    )
-    return ours, tiktoken.get_encoding("gpt2")
 
 
 def with_specials(text: str) -> str:
@@ -135,10 +119,15 @@ def test_encode_allowed_subset_parity(pair, parity_text):
 
 def test_encode_iterable_parity(pair, parity_text):
     tok, enc = pair
-    lines = parity_text.splitlines(keepends=True)
-    assert list(tok.encode_iterable(lines)) == enc.encode_ordinary(parity_text)
-    chunks = [parity_text[i : i + 37] for i in range(0, len(parity_text), 37)]
-    assert list(tok.encode_iterable(chunks)) == enc.encode_ordinary(parity_text)
+    text = with_specials(parity_text)
+    lines = text.splitlines(keepends=True)
+    chunks = [text[i : i + 37] for i in range(0, len(text), 37)]
+    for parts in (lines, chunks):
+        assert list(tok.encode_iterable(parts, "none")) == enc.encode_ordinary(text)
+        streamed = list(tok.encode_iterable(parts, "all"))
+        assert streamed == enc.encode(text, allowed_special="all")
+        with pytest.raises(ValueError):  # the default refuses them, as tiktoken's encode does
+            list(tok.encode_iterable(parts))
 
 
 def test_decode_parity(pair, parity_text):
@@ -159,6 +148,81 @@ def test_decode_parity_on_arbitrary_ids(shakespeare_split, data):
     ids = data.draw(st.lists(st.integers(0, tok.vocab_size - 1), max_size=40))
     assert tok.decode(ids) == enc.decode(ids)
     assert tok.decode_bytes(ids) == enc.decode_bytes(ids)
+    for errors in ("strict", "ignore", "replace", "backslashreplace", "surrogateescape"):
+        try:
+            expected: str | type[Exception] = enc.decode(ids, errors=errors)
+        except UnicodeDecodeError as e:
+            expected = type(e)
+        if isinstance(expected, str):
+            assert tok.decode(ids, errors=errors) == expected
+        else:
+            with pytest.raises(expected):
+                tok.decode(ids, errors=errors)
+
+
+def test_decode_errors_by_hand(gpt2_pair):
+    ours, enc = gpt2_pair
+    emoji = enc.encode("😀")
+    assert len(emoji) > 1  # its four bytes are more than one token
+    ids = enc.encode("ok ") + emoji[:1]
+    assert ours.decode(ids) == enc.decode(ids) == "ok \ufffd"
+    assert ours.decode(ids, errors="ignore") == enc.decode(ids, errors="ignore") == "ok "
+    with pytest.raises(UnicodeDecodeError):
+        ours.decode(ids, errors="strict")
+
+
+ALLOWED_FORMS: list[Literal["all"] | set[str]] = [set(), {SPECIALS[0]}, {SPECIALS[1]}, "all"]
+DISALLOWED_FORMS: list[Literal["all"] | Collection[str]] = [
+    "all",
+    (),
+    {SPECIALS[0]},
+    [SPECIALS[1]],
+    frozenset(SPECIALS),
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    words=st.lists(st.sampled_from([*SPECIALS, "doc", " one", "\n", "<|", "|>", " "]), max_size=12),
+    allowed=st.sampled_from(ALLOWED_FORMS),
+    disallowed=st.sampled_from(DISALLOWED_FORMS),
+    cut=st.integers(0, 60),
+)
+def test_disallowed_special_like_tiktoken(shakespeare_split, words, allowed, disallowed, cut):
+    # tiktoken's two arguments together: `disallowed_special=()` reads unallowed specials as text
+    tok, enc = _arbitrary_pair(shakespeare_split[0])
+    text = "".join(words)
+    try:
+        expected: list[int] | None = enc.encode(
+            text, allowed_special=allowed, disallowed_special=disallowed
+        )
+    except ValueError:
+        expected = None
+    chunks = [text[:cut], text[cut:]]  # the cut often falls inside a special string
+    if expected is None:
+        with pytest.raises(ValueError):
+            tok.encode(text, allowed_special=allowed, disallowed_special=disallowed)
+        with pytest.raises(ValueError):
+            list(tok.encode_iterable(chunks, allowed, disallowed_special=disallowed))
+    else:
+        assert tok.encode(text, allowed_special=allowed, disallowed_special=disallowed) == expected
+        assert list(tok.encode_iterable(chunks, allowed, disallowed_special=disallowed)) == expected
+
+
+def test_disallowed_special_by_hand(gpt2_pair):
+    ours, enc = gpt2_pair
+    text = "a<|endoftext|>b"
+    as_text = enc.encode_ordinary(text)
+    assert (
+        ours.encode(text, disallowed_special=())
+        == enc.encode(text, disallowed_special=())
+        == as_text
+    )
+    assert list(ours.encode_iterable(["a<|endo", "ftext|>b"], disallowed_special=())) == as_text
+    with pytest.raises(ValueError, match="disallowed_special must be 'all' or a set"):
+        ours.encode(text, disallowed_special="none")
+    with pytest.raises(ValueError, match="not special tokens"):
+        ours.encode(text, disallowed_special={"<|im_end|>"})
 
 
 _ARBITRARY: dict[str, tuple[BPETokenizer, tiktoken.Encoding]] = {}

@@ -18,6 +18,7 @@ from groundup.tokenizer.patterns import GPT4_SPLIT_PATTERN
 from groundup.tokenizer.train import Merge, count_words, train_bpe
 
 AllowedSpecial = Literal["none_raise", "all", "none"] | Collection[str]
+DisallowedSpecial = Literal["all"] | Collection[str]
 
 
 class BPETokenizer:
@@ -74,7 +75,8 @@ class BPETokenizer:
         `vocab_size` counts the 256 byte tokens, the merges and the special
         tokens. Special-token strings in the text are cut out before counting,
         so no merge ever spans one. If the corpus runs out of pairs first, the
-        tokenizer is smaller than asked (see `vocab_size`).
+        tokenizer is smaller than asked (see `vocab_size`). Lone surrogates are
+        replaced with U+FFFD first, as `encode` replaces them.
         """
         texts = [text] if isinstance(text, str) else list(text)
         for t in texts:
@@ -90,6 +92,7 @@ class BPETokenizer:
         if specials:
             cut = regex.compile("|".join(regex.escape(s) for s in _longest_first(specials)))
             texts = [part for t in texts for part in cut.split(t)]
+        texts = [_scrub_surrogates(t) for t in texts]  # else they could not become bytes
         word_counts = count_words(texts, regex.compile(pattern))
         merges = train_bpe(word_counts, vocab_size - 256 - len(specials), progress=progress)
 
@@ -156,7 +159,13 @@ class BPETokenizer:
     # --8<-- [end:encode_ordinary]
 
     # --8<-- [start:encode]
-    def encode(self, text: str, allowed_special: AllowedSpecial = "none_raise") -> list[int]:
+    def encode(
+        self,
+        text: str,
+        allowed_special: AllowedSpecial = "none_raise",
+        *,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int]:
         """Encode `text` to ids.
 
         allowed_special:
@@ -165,31 +174,15 @@ class BPETokenizer:
           "all": turn every special string into its special id;
           a set of strings: turn those into special ids, raise on any other;
           "none": treat special strings as plain text (like `encode_ordinary`).
+        disallowed_special (tiktoken's second argument): which special strings that
+          are not allowed raise; "all" (default) is all of them, a set only those,
+          and the rest are read as plain text, so `disallowed_special=()` refuses nothing.
         """
         _check_str(text)
-        if allowed_special == "none":
-            return self.encode_ordinary(text)
-        if allowed_special == "all":
-            allowed = set(self._special)
-        elif allowed_special == "none_raise":
-            allowed = set()
-        elif isinstance(allowed_special, str):
-            raise ValueError(
-                f"allowed_special must be 'none_raise', 'all', 'none' or a set, "
-                f"got {allowed_special!r}"
-            )
-        else:
-            allowed = set(allowed_special)
-            unknown = allowed - set(self._special)
-            if unknown:
-                raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
-        disallowed = [s for s in self._special if s not in allowed and s in text]
-        if disallowed:
-            raise ValueError(
-                f"text contains special token {disallowed[0]!r}; pass "
-                f"allowed_special={{{disallowed[0]!r}}} (or 'all') to encode it as a "
-                f"special token, or use encode_ordinary to encode it as plain text"
-            )
+        allowed, refused = self._special_policy(allowed_special, disallowed_special)
+        found = [s for s in refused if s in text]
+        if found:
+            raise _disallowed_error(found[0])
         if not allowed:
             return self.encode_ordinary(text)
         cut = regex.compile("(" + "|".join(regex.escape(s) for s in _longest_first(allowed)) + ")")
@@ -201,31 +194,117 @@ class BPETokenizer:
                 ids.extend(self.encode_ordinary(part))
         return ids
 
+    def _special_policy(
+        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial
+    ) -> tuple[set[str], list[str]]:
+        """(special strings to encode as their ids, special strings that raise)."""
+        if allowed_special in ("none", "none_raise"):
+            allowed = set()
+        elif allowed_special == "all":
+            allowed = set(self._special)
+        else:
+            allowed = self._known_specials(allowed_special, "allowed_special")
+        if disallowed_special == "all":
+            if allowed_special == "none":
+                return allowed, []
+            return allowed, [s for s in self._special if s not in allowed]
+        refused = self._known_specials(disallowed_special, "disallowed_special")
+        return allowed, [s for s in self._special if s in refused]
+
     # --8<-- [end:encode]
 
+    def _known_specials(self, names: Collection[str], argument: str) -> set[str]:
+        """`names` as a set; ValueError for a lone string or a name that is not ours."""
+        if isinstance(names, str):  # a lone string would be read as a set of characters
+            modes = "'none_raise', 'all', 'none'" if argument == "allowed_special" else "'all'"
+            raise ValueError(f"{argument} must be {modes} or a set, got {names!r}")
+        unknown = set(names) - set(self._special)
+        if unknown:
+            raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        return set(names)
+
     # --8<-- [start:encode_iterable]
-    def encode_iterable(self, texts: Iterable[str]) -> Iterator[int]:
+    def encode_iterable(
+        self,
+        texts: Iterable[str],
+        allowed_special: AllowedSpecial = "none_raise",
+        *,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> Iterator[int]:
         """Stream ids for the concatenation of `texts` (e.g. the lines of a file).
 
-        Yields exactly `encode_ordinary("".join(texts))` while holding only the
-        current chunk plus two unfinished pre-tokens: the last pre-token of the
-        buffer may still grow with the next chunk, and the one before it may too
-        (GPT-2's "'l" + "l" becomes "'ll"; GPT-4's " \n" + "  " + "\n" becomes
-        " \n  \n"), so both wait.
+        Yields exactly `encode("".join(texts), ...)` with the same arguments (same
+        ValueError for a special string that is not allowed, raised when the chunk
+        that completes it arrives) while holding only the current chunk and what
+        the next chunk could still change: the last characters that may begin a
+        special token (one fewer than the longest), and two unfinished pre-tokens.
         """
+        # a bad argument raises here, not at the first next()
+        allowed, refused = self._special_policy(allowed_special, disallowed_special)
+        return self._encode_stream(self._cut_specials(self._refuse(texts, refused), allowed))
+
+    def _refuse(self, texts: Iterable[str], refused: list[str]) -> Iterator[str]:
+        """Pass `texts` through; raise ValueError where a `refused` string occurs, also
+        across chunks: the last characters seen (one fewer than the longest) are kept."""
+        wait = max(map(len, refused), default=1) - 1
+        seen = ""
+        for text in _checked_strs(texts):
+            window = seen + text
+            found = [s for s in refused if s in window]
+            if found:
+                raise _disallowed_error(found[0])
+            seen = window[-wait:] if wait else ""
+            yield text
+
+    def _cut_specials(self, texts: Iterable[str], allowed: Collection[str]) -> Iterator[str | int]:
+        """Pass the text through, with each `allowed` special string replaced by its id.
+
+        A special string can be cut across chunks ("<|endo" + "ftext|>"), so a match
+        is final only once the longest special would fit after its start; the text
+        from there on waits for the next chunk.
+        """
+        if not allowed:
+            yield from texts
+            return
+        cut = regex.compile("(" + "|".join(regex.escape(s) for s in _longest_first(allowed)) + ")")
+        wait = max(map(len, allowed)) - 1
         buffer = ""
         for text in texts:
-            _check_str(text)
             buffer += text
+            done = 0
+            for m in cut.finditer(buffer):
+                if m.start() + wait >= len(buffer):
+                    break  # a longer special may still match here
+                yield buffer[done : m.start()]
+                yield self._special[m.group()]
+                done = m.end()
+            keep = max(done, len(buffer) - wait)
+            yield buffer[done:keep]
+            buffer = buffer[keep:]
+        for k, part in enumerate(cut.split(buffer)):  # the input has ended: every match is final
+            yield self._special[part] if k % 2 else part
+
+    def _encode_stream(self, pieces: Iterable[str | int]) -> Iterator[int]:
+        """Encode text pieces as one text, passing special ids through (no pre-token
+        crosses one). The last pre-token of the buffer may still grow with the next
+        piece, and the one before it may too (GPT-2's "'l" + "l" becomes "'ll";
+        GPT-4's " \n" + "  " + "\n" becomes " \n  \n"), so both wait."""
+        buffer = ""
+        for piece in pieces:
+            if isinstance(piece, int):
+                yield from self.encode_ordinary(buffer)
+                yield piece
+                buffer = ""
+                continue
+            buffer += piece
             if "\ud800" <= buffer[-1:] <= "\udbff":
-                continue  # a high surrogate may pair with the next chunk's first character
+                continue  # a high surrogate may pair with the next piece's first character
             buffer = _scrub_surrogates(buffer)
             matches = list(self._split.finditer(buffer))
             if len(matches) > 2:
                 yield from self._encode_pieces(m.group() for m in matches[:-2])
                 buffer = buffer[matches[-2].start() :]
-        if buffer:
-            yield from self.encode_ordinary(buffer)
+        yield from self.encode_ordinary(buffer)
 
     # --8<-- [end:encode_iterable]
 
@@ -241,10 +320,12 @@ class BPETokenizer:
                 f"unknown token id {bad!r}: this tokenizer has ids 0..{self.vocab_size - 1}"
             ) from None
 
-    def decode(self, ids: Iterable[int]) -> str:
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
         """Decode ids to text. Byte sequences that are not valid UTF-8 (a token
-        sequence cut mid-character, or arbitrary ids) become U+FFFD, as in tiktoken."""
-        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+        sequence cut mid-character, or arbitrary ids) become U+FFFD, as in tiktoken;
+        `errors` is `bytes.decode`'s (and tiktoken's): "strict" raises
+        UnicodeDecodeError instead, "ignore" drops them."""
+        return self.decode_bytes(ids).decode("utf-8", errors=errors)
 
     # ------------------------------------------------------------------- files
     def save(self, path: str | Path) -> None:
@@ -267,6 +348,20 @@ class BPETokenizer:
 def _check_str(text: object) -> None:
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__}")
+
+
+def _checked_strs(texts: Iterable[str]) -> Iterator[str]:
+    for text in texts:
+        _check_str(text)
+        yield text
+
+
+def _disallowed_error(special: str) -> ValueError:
+    return ValueError(
+        f"text contains special token {special!r}; pass "
+        f"allowed_special={{{special!r}}} (or 'all') to encode it as a "
+        f"special token, or use encode_ordinary to encode it as plain text"
+    )
 
 
 def _scrub_surrogates(text: str) -> str:
