@@ -34,7 +34,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         SCRIPT,
         tmp_path_factory.mktemp("bench_model"),
         OTHER_SECTION + "\n" + STALE_SECTION,
-        ["--quick", "--repeats", "1"],
+        ["--quick", "--repeats", "1", "--allow-dirty"],
         timeout=180,
     )
 

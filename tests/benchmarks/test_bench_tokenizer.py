@@ -36,6 +36,7 @@ def quick_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         OTHER_SECTION + "\n" + STALE_SECTION,
         [
             "--quick",
+            "--allow-dirty",
             "--repeats",
             "2",
             "--naive-cap",
