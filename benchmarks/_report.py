@@ -1,5 +1,13 @@
 """What every benchmark script in this folder shares: the machine it ran on, how
-busy that machine was, the commit it measured, and its own section of RESULTS.md.
+busy that machine was, the commit it measured (and the refusal to measure anything
+else), the spread of repeated timings, and its own section of RESULTS.md.
+
+A result is publishable only when it was measured on a clean tree: `git_state`
+records the commit and whether the working tree had changes, a script refuses to
+start on a dirty tree (`check_publishable`) unless given `--allow-dirty`, and
+`save_results` checks again before writing, in case the code changed during the
+run. Results made with `--allow-dirty` on a dirty tree, or with `--quick`, carry
+`"publishable": false`, and the site refuses to show them.
 
 Each script owns the part of RESULTS.md between `<!-- NAME:start -->` and
 `<!-- NAME:end -->` and rewrites only that part.
@@ -10,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -58,15 +67,33 @@ class LoadMonitor:
 
 
 def run_facts(
-    machine: dict[str, Any], load: LoadMonitor, load_start: float, run_start: float
+    machine: dict[str, Any],
+    load: LoadMonitor,
+    load_start: float,
+    run_start: float,
+    git: dict[str, Any],
+    quick: bool,
 ) -> dict[str, Any]:
-    """What every results file records about its run: when, on what, how busy, how long."""
+    """What every results file records about its run: when, on what, how busy, how long,
+    which commit, and whether the results may be published (a clean tree, not --quick)."""
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine,
+        "git": git,
+        "publishable": git["commit"] is not None and not git["dirty"] and not quick,
         "load_average_1min": {"start": load_start, "end": load.sample(), "peak": max(load.samples)},
         "wall_s": time.perf_counter() - run_start,
     }
+
+
+def commit_cell(results: dict[str, Any]) -> str:
+    """The report's commit line: the short hash, and whether the tree was clean."""
+    git = results["git"]
+    if git["commit"] is None:
+        return "unknown (not a git checkout): **not publishable**"
+    if git["dirty"]:
+        return f"{git['commit'][:7]} with uncommitted changes: **not publishable**"
+    return f"{git['commit'][:7]} (clean tree)"
 
 
 def save_results(
@@ -75,25 +102,37 @@ def save_results(
     name: str,
     json_path: Path,
     md_path: Path,
-    markdown: str,
-    summary: list[str],
+    render: Callable[[dict[str, Any]], str],
+    summary: Callable[[dict[str, Any]], list[str]],
     log: Callable[[str], None],
+    allow_dirty: bool,
+    root: Path = ROOT,
 ) -> None:
-    """Write `results` as JSON and `markdown` as section `name` of `md_path`, then log
-    the summary lines (without Markdown emphasis) and where everything went."""
+    """Write `results` as JSON and `render(results)` as section `name` of `md_path`,
+    then log the summary lines (without Markdown emphasis) and where everything went.
+
+    The tree is checked again first: if it is no longer the clean commit recorded in
+    `results["git"]` (code edited or committed during the run), DirtyTreeError, unless
+    `allow_dirty`, in which case the results are marked as not publishable.
+    """
+    now = git_state(root)
+    if not same_code(results["git"], now):
+        check_publishable(
+            {**now, "dirty": True, "changes": now["changes"] or ["(HEAD moved during the run)"]},
+            allow_dirty,
+            "write results",
+        )
+        results["git"] = {**results["git"], "dirty": True, "changes_at_end": now["changes"]}
+        results["publishable"] = False
     atomic_write_text(json_path, json.dumps(results, indent=2) + "\n")
-    write_section(md_path, markdown, name)
-    for line in summary:
+    write_section(md_path, render(results), name)
+    for line in summary(results):
         log(line.replace("**", ""))
     log(f"wrote {md_path} and {json_path} ({results['wall_s'] / 60:.1f} min)")
 
 
-def machine_info(measured_paths: tuple[str, ...]) -> dict[str, Any]:
-    """CPU, cores, platform, Python and the groundup commit, for a report header.
-
-    `measured_paths` are the files whose uncommitted changes would make the
-    commit id misleading (the code under test and the script itself).
-    """
+def machine_info() -> dict[str, Any]:
+    """CPU, cores, platform and Python, for a report header (the commit is in `git_state`)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -112,21 +151,75 @@ def machine_info(measured_paths: tuple[str, ...]) -> dict[str, Any]:
         "usable_cores": usable,
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "groundup_commit": git_commit(measured_paths),
     }
 
 
-def git_commit(measured_paths: tuple[str, ...]) -> str | None:
-    """`git rev-parse --short HEAD`, plus a note when the measured files have changes."""
+# ------------------------------------------------------------------ the commit
+# What the benchmarks themselves write: changes to these do not make a tree dirty, so
+# the model benchmark can run after the tokenizer one has rewritten its results.
+RESULT_FILES = (
+    "benchmarks/RESULTS.md",
+    "benchmarks/results_tokenizer.json",
+    "benchmarks/results_model.json",
+)
+
+
+class DirtyTreeError(RuntimeError):
+    """Results measured on code that is not a commit: refused unless --allow-dirty."""
+
+
+def git_state(root: Path = ROOT, ignore: tuple[str, ...] = RESULT_FILES) -> dict[str, Any]:
+    """The commit checked out at `root` and whether the tree differs from it.
+
+    Returns {"commit": full hash or None, "dirty": bool, "changes": [porcelain lines]}.
+    A tree is dirty when `git status --porcelain` lists anything (modified, staged,
+    deleted or untracked files that git does not ignore) other than the files in
+    `ignore`. Outside a git repository (or without git) the commit is None and the
+    tree counts as dirty: nothing says what was measured.
+    """
+
+    def git(*cmd: str) -> str:
+        return subprocess.run(
+            ["git", *cmd], cwd=root, capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+
     try:
-
-        def git(*cmd: str) -> str:
-            return subprocess.run(
-                ["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
-            ).stdout.strip()
-
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", *measured_paths)
-        return commit + (" (with uncommitted changes)" if dirty else "")
+        commit = git("rev-parse", "HEAD").strip()
+        status = git("status", "--porcelain", "--untracked-files=all")
     except (OSError, subprocess.SubprocessError):
-        return None
+        return {"commit": None, "dirty": True, "changes": ["(not a git repository)"]}
+    changes = [line for line in status.splitlines() if line and line[3:] not in ignore]
+    return {"commit": commit, "dirty": bool(changes), "changes": changes}
+
+
+def check_publishable(state: dict[str, Any], allow_dirty: bool, when: str) -> None:
+    """Refuse (DirtyTreeError) to measure or write results from a dirty tree, unless
+    `allow_dirty`; such results are recorded as not publishable."""
+    if not state["dirty"] or allow_dirty:
+        return
+    listed = "\n  ".join(state["changes"][:20])
+    more = len(state["changes"]) - 20
+    raise DirtyTreeError(
+        f"refusing to {when}: the working tree has uncommitted changes, so no commit "
+        f"names the code that would be measured:\n  {listed}"
+        + (f"\n  ... and {more} more" if more > 0 else "")
+        + "\nCommit (or stash) them and run again, or pass --allow-dirty for a local "
+        "experiment (its results are marked as not publishable, and the site refuses them)."
+    )
+
+
+def same_code(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether two `git_state`s describe the same clean commit."""
+    return before["commit"] == after["commit"] and not before["dirty"] and not after["dirty"]
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """{"best": min, "median", "max", "n"} of a list of repeated timings (seconds)."""
+    if not values:
+        raise ValueError("no repeats to summarise")
+    return {
+        "best": min(values),
+        "median": statistics.median(values),
+        "max": max(values),
+        "n": len(values),
+    }

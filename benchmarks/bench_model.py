@@ -22,7 +22,9 @@ the best step (best-of-N) and the median.
 
 Results go to a Markdown section (between `<!-- model:start -->` and
 `<!-- model:end -->` in `--output`; other sections are kept) and to a JSON file
-with every raw timing (`--json`).
+with every raw timing (`--json`). The run refuses to start, or to write, when
+the working tree has uncommitted changes (other than the results files);
+`--allow-dirty` runs anyway and marks the results as not publishable.
 
     python benchmarks/bench_model.py            # full run, about 4 min on 2 cores
     python benchmarks/bench_model.py --quick    # smoke run on tiny models, < 20 s
@@ -53,7 +55,17 @@ from groundup.pages.benchmarks import MB, MMAP_THRESHOLD, attention_memory_sweep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
-from _report import LoadMonitor, markers, run_facts, save_results  # noqa: E402
+from _report import (  # noqa: E402
+    DirtyTreeError,
+    LoadMonitor,
+    check_publishable,
+    commit_cell,
+    git_state,
+    markers,
+    run_facts,
+    save_results,
+    spread,
+)
 
 hf_logging.set_verbosity_error()
 
@@ -156,6 +168,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Markdown file whose model section is (re)written",
     )
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="JSON file for the raw numbers")
+    p.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="run on a tree with uncommitted changes (a local experiment: the results are "
+        "marked as not publishable)",
+    )
     args = p.parse_args(argv)
     if args.repeats is None:
         args.repeats = DEFAULT_REPEATS[args.quick]
@@ -334,6 +352,7 @@ def throughput_row(cfg: BenchConfig, timing: dict[str, Any], floor: float) -> di
         best, median = min(wall), statistics.median(wall)
         row[f"{peer}_step_s_all"] = wall
         row[f"{peer}_cpu_s_all"] = timing["cpu_s"][peer]
+        row[f"{peer}_step_spread_s"] = spread(wall)
         row[f"{peer}_best_step_s"] = best
         row[f"{peer}_median_step_s"] = median
         row[f"{peer}_best_tokens_per_s"] = cfg.tokens / best
@@ -351,7 +370,7 @@ def machine_info(threads: int) -> dict[str, Any]:
     """The shared machine facts plus threads and the peers' versions, for the report header."""
     probe = GPT2LMHeadModel(GPT2Config(vocab_size=8, n_positions=4, n_embd=8, n_layer=1, n_head=1))
     return {
-        **_report.machine_info(("code/groundup/model", "benchmarks/bench_model.py")),
+        **_report.machine_info(),
         "torch_threads": threads,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
@@ -426,6 +445,13 @@ def render_markdown(results: dict[str, Any]) -> str:
     load = results["load_average_1min"]
     mem = results["memory"]
     lines = [START_MARK, "## Model", ""]
+    if not results["publishable"] and not s["quick"]:
+        lines += [
+            '!!! danger "Not publishable"',
+            "    Measured with `--allow-dirty` on a tree with uncommitted changes: no commit "
+            "names the code these numbers measured.",
+            "",
+        ]
     if s["quick"]:
         lines += [
             '!!! warning "Quick smoke run"',
@@ -451,7 +477,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"(GPT2LMHeadModel, attention implementation `{m['hf_attn_implementation']}`, "
             "its default) |"
         ),
-        f"| groundup commit | {m['groundup_commit'] or 'unknown'} |",
+        f"| groundup commit | {commit_cell(results)} |",
         (
             f"| Load average (1 min): start / highest sampled / end | {load['start']:.2f} / "
             f"{load['peak']:.2f} / {load['end']:.2f} |"
@@ -483,7 +509,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
         + ") and every step "
         "is timed on its own with `time.perf_counter`. Tokens/s is B×T divided by the "
-        "step time; *best* uses the fastest step, *median* the median step. The floor is "
+        "step time; *best* uses the fastest step, *median* the median step, and *slowest* "
+        "(beside the median) the slowest step. The floor is "
         "judged on the best-step ratio, the least disturbed by other processes; the median "
         "ratio is shown beside it. *CPU ÷ wall* is process CPU time over wall time of the "
         f"timed steps: with {m['torch_threads']} "
@@ -503,7 +530,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             (
                 "| Config | d_model | Layers | Heads | T | Batch | Vocab | Parameters "
                 "| Ours, best (tok/s) | HF, best (tok/s) | Ours ÷ HF, best "
-                "| Ours, median (tok/s) | HF, median (tok/s) | Ours ÷ HF, median "
+                "| Ours, median (slowest) (tok/s) | HF, median (slowest) (tok/s) | Ours ÷ HF, median "
                 "| Steps timed (each) | CPU ÷ wall (ours / HF) | Load (1 min, highest) "
                 f"| Floor: ours ≥ {floor:g} × HF |"
             ),
@@ -517,7 +544,9 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"| {fmt_tps(r['ours_best_tokens_per_s'])} | {fmt_tps(r['hf_best_tokens_per_s'])} "
                 f"| {fmt_ratio(r['ours_over_hf_best'])}× "
                 f"| {fmt_tps(r['ours_median_tokens_per_s'])} "
+                f"(slowest {fmt_tps(c['batch'] * c['seq_len'] / r['ours_step_spread_s']['max'])}) "
                 f"| {fmt_tps(r['hf_median_tokens_per_s'])} "
+                f"(slowest {fmt_tps(c['batch'] * c['seq_len'] / r['hf_step_spread_s']['max'])}) "
                 f"| {fmt_ratio(r['ours_over_hf_median'])}× | {len(r['ours_step_s_all'])} "
                 f"| {r['ours_cpu_over_wall']:.2f} / {r['hf_cpu_over_wall']:.2f} "
                 f"| {r['load_peak']:.2f} | {fmt_floor(r['ours_over_hf_best'], floor, r['floor'])} |"
@@ -649,11 +678,16 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    git = git_state()  # before writing anything: the commit state is the code's
+    try:
+        check_publishable(git, args.allow_dirty, "measure")
+    except DirtyTreeError as refused:
+        sys.exit(f"error: {refused}")
     run_start = time.perf_counter()
     torch.set_num_threads(args.threads)
     load = LoadMonitor()
     load_start = load.sample()
-    machine = machine_info(args.threads)  # before writing anything: the commit state is the code's
+    machine = machine_info(args.threads)
 
     def log(msg: str) -> None:
         load.sample()
@@ -740,7 +774,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
 
     results: dict[str, Any] = {
-        **run_facts(machine, load, load_start, run_start),
+        **run_facts(machine, load, load_start, run_start, git, args.quick),
         "settings": {
             "quick": args.quick,
             "repeats": args.repeats,
@@ -757,15 +791,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         "inference": inference,
         "memory": memory,
     }
-    save_results(
-        results,
-        name="model",
-        json_path=args.json,
-        md_path=args.output,
-        markdown=render_markdown(results),
-        summary=summary_lines(results),
-        log=log,
-    )
+    try:
+        save_results(
+            results,
+            name="model",
+            json_path=args.json,
+            md_path=args.output,
+            render=render_markdown,
+            summary=summary_lines,
+            log=log,
+            allow_dirty=args.allow_dirty,
+        )
+    except DirtyTreeError as refused:
+        sys.exit(f"error: {refused}")
 
 
 if __name__ == "__main__":

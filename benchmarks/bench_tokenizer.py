@@ -11,15 +11,19 @@ vocabulary sizes), always single-threaded:
   tokenizer (cold per-pre-token cache) and on a warm one, vs `tiktoken` built
   from the same ranks. The ids must be identical, or the run stops.
 
-Fast measurements are best-of-N (`--repeats`), with the peers interleaved and
-their order alternated on every repeat. The naive trainer runs once per row in
+Fast measurements are repeated (`--repeats`), with the peers interleaved and
+their order alternated on every repeat; every repeat is kept, and the report
+gives the best, the median and the slowest. The naive trainer runs once per row in
 a worker process: to completion at small vocabularies, and under a wall-clock
 cap (`--naive-cap`) above that, in which case its ratio is reported as a lower
 bound, never extrapolated.
 
 Results go to a Markdown section (between `<!-- tokenizer:start -->` and
 `<!-- tokenizer:end -->` in `--output`, other sections are kept) and to a JSON
-file with every raw timing (`--json`).
+file with every raw timing (`--json`). The run refuses to start, or to write,
+when the working tree has uncommitted changes (other than the results files):
+a published number must name the commit it measured. `--allow-dirty` runs
+anyway and marks the results as not publishable.
 
     python benchmarks/bench_tokenizer.py            # full run, 20-30 min on 2 cores
     python benchmarks/bench_tokenizer.py --quick    # smoke run on small slices, < 1 min
@@ -52,7 +56,17 @@ from groundup.tokenizer.interop import to_tiktoken, train_hf_bpe  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
-from _report import LoadMonitor, markers, run_facts, save_results  # noqa: E402
+from _report import (  # noqa: E402
+    DirtyTreeError,
+    LoadMonitor,
+    check_publishable,
+    commit_cell,
+    git_state,
+    markers,
+    run_facts,
+    save_results,
+    spread,
+)
 
 T = TypeVar("T")
 
@@ -122,6 +136,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Markdown file whose tokenizer section is (re)written",
     )
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="JSON file for the raw numbers")
+    p.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="run on a tree with uncommitted changes (a local experiment: the results are "
+        "marked as not publishable)",
+    )
     args = p.parse_args(argv)
     args.vocab_sizes = QUICK_VOCAB_SIZES if args.quick else FULL_VOCAB_SIZES
     if args.repeats is None:
@@ -175,9 +195,9 @@ def check_identical(ours: list[int], theirs: list[int], what: str) -> None:
 
 # ----------------------------------------------------------------- training
 def bench_training(text: str, vocab_size: int, repeats: int) -> tuple[dict[str, Any], BPETokenizer]:
-    """Best-of-N training time for ours and `tokenizers`, interleaved.
+    """Training time for ours and `tokenizers`, `repeats` times each, interleaved.
 
-    Returns the row (raw times included) and our trained tokenizer.
+    Returns the row (every repeat, its best, median and slowest) and our trained tokenizer.
     """
     times: dict[str, list[float]] = {"ours": [], "tokenizers": []}
     ours_tok: BPETokenizer | None = None
@@ -202,6 +222,8 @@ def bench_training(text: str, vocab_size: int, repeats: int) -> tuple[dict[str, 
         "tokenizers_s": hf_s,
         "ours_all_s": times["ours"],
         "tokenizers_all_s": times["tokenizers"],
+        "ours_spread_s": spread(times["ours"]),
+        "tokenizers_spread_s": spread(times["tokenizers"]),
         "ours_over_tokenizers": ours_s / hf_s,
     }
     met = ours_s / hf_s <= FLOOR_HF_SLOWDOWN
@@ -293,7 +315,7 @@ def add_naive(
 
 # ----------------------------------------------------------------- encoding
 def bench_encoding(text: str, tok: BPETokenizer, repeats: int) -> dict[str, Any]:
-    """Best-of-N encoding time: ours cold, ours warm, tiktoken; ids must agree.
+    """Encoding time, `repeats` times each: ours cold, ours warm, tiktoken; ids must agree.
 
     "Cold": a fresh `BPETokenizer` each repeat, so its per-pre-token cache is
     empty. "Warm": the same instance encoding the same text again. The
@@ -330,6 +352,7 @@ def bench_encoding(text: str, tok: BPETokenizer, repeats: int) -> dict[str, Any]
     for peer, seconds in best.items():
         row[f"{peer}_s"] = seconds
         row[f"{peer}_all_s"] = times[peer]
+        row[f"{peer}_spread_s"] = spread(times[peer])
         row[f"{peer}_mb_per_s"] = n_bytes / seconds / 1e6
     row["ours_cold_over_tiktoken"] = row["ours_cold_mb_per_s"] / row["tiktoken_mb_per_s"]
     row["ours_warm_over_tiktoken"] = row["ours_warm_mb_per_s"] / row["tiktoken_mb_per_s"]
@@ -343,7 +366,7 @@ def bench_encoding(text: str, tok: BPETokenizer, repeats: int) -> dict[str, Any]
 def machine_info() -> dict[str, Any]:
     """The shared machine facts plus the peers' versions, for the report header."""
     return {
-        **_report.machine_info(("code", "benchmarks/bench_tokenizer.py")),
+        **_report.machine_info(),
         "tiktoken": metadata.version("tiktoken"),  # tiktoken < 0.8 has no __version__
         "tokenizers": metadata.version("tokenizers"),
         "rayon_num_threads": os.environ.get("RAYON_NUM_THREADS"),
@@ -356,10 +379,27 @@ def fmt_ratio(x: float) -> str:
     return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
 
 
+def fmt_spread_s(s: dict[str, Any]) -> str:
+    """Seconds over the repeats: "best / median / slowest"."""
+    return f"{s['best']:.3f} / {s['median']:.3f} / {s['max']:.3f}"
+
+
+def fmt_spread_mb(n_bytes: int, s: dict[str, Any]) -> str:
+    """MB/s over the repeats, from the best, median and slowest time."""
+    return " / ".join(f"{n_bytes / s[k] / 1e6:.2f}" for k in ("best", "median", "max"))
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     """The tokenizer section of RESULTS.md, from the raw results only."""
     m, s = results["machine"], results["settings"]
     lines = [START_MARK, "## Tokenizer", ""]
+    if not results["publishable"] and not s["quick"]:
+        lines += [
+            '!!! danger "Not publishable"',
+            "    Measured with `--allow-dirty` on a tree with uncommitted changes: no commit "
+            "names the code these numbers measured.",
+            "",
+        ]
     if s["quick"]:
         lines += [
             '!!! warning "Quick smoke run"',
@@ -378,7 +418,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"| CPU | {m['cpu']} ({m['usable_cores']} cores usable, {m['logical_cores']} logical) |",
         f"| Python | {m['python']} on {m['platform']} |",
         f"| Peers | tiktoken {m['tiktoken']}, Hugging Face tokenizers {m['tokenizers']} |",
-        f"| groundup commit | {m['groundup_commit'] or 'unknown'} |",
+        f"| groundup commit | {commit_cell(results)} |",
         f"| Corpora | {corpora} |",
         f"| Load average (1 min): start / highest sampled / end | {load['start']:.2f} / "
         f"{load['peak']:.2f} / {load['end']:.2f} |",
@@ -387,8 +427,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         "**How it was measured.** Everything runs on one thread: tiktoken's "
         "`encode_ordinary` is single-threaded, and `tokenizers` runs with "
         "`RAYON_NUM_THREADS=1`, set before it is imported. "
-        f"Fast timings are the best of {s['repeats']} repeats (`time.perf_counter`), "
-        "with the peers interleaved and their order swapped on every repeat. "
+        f"Fast timings are repeated {s['repeats']} times (`time.perf_counter`), "
+        "with the peers interleaved and their order swapped on every repeat; the tables "
+        "give the best, the median and the slowest repeat (*best / median / slowest*), "
+        "and the ratios use the best, the least disturbed by other processes. "
         "Ours and `tokenizers` use the same GPT-4 split pattern. "
         "The naive trainer (recount every pair after every merge) is timed once per row "
         f"in a worker process: to completion at vocab ≤ {s['naive_full_upto']}, and "
@@ -404,7 +446,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "### Training time",
         "",
-        "| Corpus | Vocab | Ours (s) | tokenizers (s) | Naive (s) | Naive ÷ ours | "
+        "| Corpus | Vocab | Ours (s): best / median / slowest "
+        "| tokenizers (s): best / median / slowest | Naive (s) | Naive ÷ ours | "
         "Ours ÷ tokenizers | Same merges as naive | "
         f"Floor: ≥ {FLOOR_NAIVE_SPEEDUP:g}× faster than naive | "
         f"Floor: ≤ {FLOOR_HF_SLOWDOWN:g}× slower than tokenizers |",
@@ -420,7 +463,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             naive_ratio = f"{fmt_ratio(r['naive_over_ours'])}×"
             same = "yes" if r["naive_merges_identical"] else "**NO**"
         lines.append(
-            f"| {r['corpus']} | {r['vocab_size']} | {r['ours_s']:.3f} | {r['tokenizers_s']:.3f} "
+            f"| {r['corpus']} | {r['vocab_size']} | {fmt_spread_s(r['ours_spread_s'])} "
+            f"| {fmt_spread_s(r['tokenizers_spread_s'])} "
             f"| {naive} | {naive_ratio} | {fmt_ratio(r['ours_over_tokenizers'])}× | {same} "
             f"| {r['floor_naive']} | {r['floor_tokenizers']} |"
         )
@@ -441,7 +485,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "### Encoding throughput",
         "",
-        "| Corpus | Vocab | Tokens | Ours, cold (MB/s) | Ours, warm (MB/s) | tiktoken (MB/s) "
+        "| Corpus | Vocab | Tokens | Ours, cold (MB/s): best / median / slowest "
+        "| Ours, warm (MB/s): best / median / slowest | tiktoken (MB/s): best / median / slowest "
         "| Ours cold ÷ tiktoken | Ours warm ÷ tiktoken | Ids identical "
         f"| Floor: cold ≥ {FLOOR_TIKTOKEN_FRACTION:g} × tiktoken |",
         "|---|--:|--:|--:|--:|--:|--:|--:|---|---|",
@@ -449,8 +494,10 @@ def render_markdown(results: dict[str, Any]) -> str:
     for r in results["encoding"]:
         lines.append(
             f"| {r['corpus']} | {r['vocab_size']} | {r['tokens']:,} "
-            f"| {r['ours_cold_mb_per_s']:.2f} | {r['ours_warm_mb_per_s']:.2f} "
-            f"| {r['tiktoken_mb_per_s']:.2f} | {fmt_ratio(r['ours_cold_over_tiktoken'])} "
+            f"| {fmt_spread_mb(r['bytes'], r['ours_cold_spread_s'])} "
+            f"| {fmt_spread_mb(r['bytes'], r['ours_warm_spread_s'])} "
+            f"| {fmt_spread_mb(r['bytes'], r['tiktoken_spread_s'])} "
+            f"| {fmt_ratio(r['ours_cold_over_tiktoken'])} "
             f"| {fmt_ratio(r['ours_warm_over_tiktoken'])} "
             f"| {'yes' if r['ids_identical'] else '**NO**'} | {r['floor_tiktoken']} |"
         )
@@ -525,10 +572,15 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    git = git_state()  # before writing anything, so the commit state is the code's
+    try:
+        check_publishable(git, args.allow_dirty, "measure")
+    except DirtyTreeError as e:
+        sys.exit(f"error: {e}")
     run_start = time.perf_counter()
     load = LoadMonitor()
     load_start = load.sample()
-    machine = machine_info()  # before writing anything, so the commit state is the code's
+    machine = machine_info()
     corpora = load_corpora(args.shakespeare, args.quick)
 
     jobs = [(name, v) for name in corpora for v in args.vocab_sizes]
@@ -595,7 +647,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     bar.close()
 
     results: dict[str, Any] = {
-        **run_facts(machine, load, load_start, run_start),
+        **run_facts(machine, load, load_start, run_start, git, args.quick),
         "settings": {
             "quick": args.quick,
             "repeats": args.repeats,
@@ -613,15 +665,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         "training": training,
         "encoding": encoding,
     }
-    save_results(
-        results,
-        name="tokenizer",
-        json_path=args.json,
-        md_path=args.output,
-        markdown=render_markdown(results),
-        summary=summary_lines(results),
-        log=log,
-    )
+    try:
+        save_results(
+            results,
+            name="tokenizer",
+            json_path=args.json,
+            md_path=args.output,
+            render=render_markdown,
+            summary=summary_lines,
+            log=log,
+            allow_dirty=args.allow_dirty,
+        )
+    except DirtyTreeError as e:
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":

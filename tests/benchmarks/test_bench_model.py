@@ -34,7 +34,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         SCRIPT,
         tmp_path_factory.mktemp("bench_model"),
         OTHER_SECTION + "\n" + STALE_SECTION,
-        ["--quick", "--repeats", "1"],
+        ["--quick", "--repeats", "1", "--allow-dirty"],
         timeout=180,
     )
 
@@ -91,6 +91,8 @@ def test_parity_was_checked_before_timing(quick_run: dict[str, Any]) -> None:
 def test_json_throughput_rows_are_built_from_the_timings(quick_run: dict[str, Any]) -> None:
     data = quick_run["json"]
     assert data["settings"]["quick"] is True and data["settings"]["repeats"] == 1
+    assert len(data["git"]["commit"]) == 40 and isinstance(data["git"]["dirty"], bool)
+    assert data["publishable"] is False  # --quick
     assert data["machine"]["torch_threads"] == data["settings"]["threads"] == 1
     assert data["machine"]["hf_attn_implementation"] == "sdpa"
     load = data["load_average_1min"]
@@ -108,6 +110,10 @@ def test_json_throughput_rows_are_built_from_the_timings(quick_run: dict[str, An
             assert len(r["ours_step_s_all"]) == len(r["hf_step_s_all"]) == r["steps_per_block"]
             for peer in ("ours", "hf"):
                 wall = r[f"{peer}_step_s_all"]
+                spread = r[f"{peer}_step_spread_s"]
+                assert spread["n"] == len(wall) and spread["max"] == max(wall)
+                assert spread["best"] == min(wall) and spread["median"] == statistics.median(wall)
+                assert spread["best"] <= spread["median"] <= spread["max"]
                 assert all(t > 0 for t in wall)
                 assert r[f"{peer}_best_step_s"] == min(wall)
                 assert r[f"{peer}_median_step_s"] == statistics.median(wall)
@@ -134,6 +140,11 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
             assert matches(cells[9], r["hf_best_tokens_per_s"])
             assert matches(cells[10], r["ours_over_hf_best"])
             assert matches(cells[13], r["ours_over_hf_median"])
+            tokens = r["config"]["batch"] * r["config"]["seq_len"]
+            for cell, peer in ((cells[11], "ours"), (cells[12], "hf")):
+                assert matches(cell, r[f"{peer}_median_tokens_per_s"])
+                slowest = cell.split("slowest", 1)[1]
+                assert matches(slowest, tokens / r[f"{peer}_step_spread_s"]["max"])
             assert r["floor"] in ("met", "missed") and cells[-1].startswith(r["floor"])
     summary = md.split("### Summary", 1)[1]
     assert summary.count("\n- ") == 4  # two floors, memory, parity

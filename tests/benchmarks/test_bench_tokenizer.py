@@ -9,6 +9,7 @@ of the measured times, and the ids-identical check recorded.
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def quick_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         OTHER_SECTION + "\n" + STALE_SECTION,
         [
             "--quick",
+            "--allow-dirty",
             "--repeats",
             "2",
             "--naive-cap",
@@ -45,6 +47,24 @@ def quick_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         ],
         timeout=120,
     )
+
+
+def check_spread(spread: dict[str, Any], repeats: list[float]) -> None:
+    """A recorded spread is the best, median and slowest of every recorded repeat."""
+    assert spread["n"] == len(repeats)
+    assert spread["best"] == min(repeats) and spread["max"] == max(repeats)
+    assert spread["median"] == statistics.median(repeats)
+    assert spread["best"] <= spread["median"] <= spread["max"]
+
+
+def check_spread_cell(cell: str, spread: dict[str, Any], scale: float = 1.0) -> None:
+    """A "best / median / slowest" cell shows the three, each scaled by `scale`
+    (seconds: 1; throughput: bytes / 1e6, divided by the time)."""
+    parts = [p.strip() for p in cell.split("/")]
+    assert len(parts) == 3, cell
+    for part, key in zip(parts, ("best", "median", "max"), strict=True):
+        raw = spread[key] if scale == 1.0 else scale / spread[key]
+        assert matches(part, raw), (cell, key, raw)
 
 
 def _table(md: str, heading: str) -> dict[tuple[str, int], list[str]]:
@@ -62,12 +82,19 @@ def test_section_replaced_and_others_kept(quick_run: dict[str, Any]) -> None:
         assert heading in section
     for field in ("CPU", "Python", "tiktoken", "tokenizers", "groundup commit", "Quick smoke run"):
         assert field in section
+    commit = quick_run["json"]["git"]["commit"][:7]
+    dirty = quick_run["json"]["git"]["dirty"]
+    assert f"| groundup commit | {commit} " in section
+    assert ("**not publishable**" in section) == dirty
 
 
 def test_json_ratios_are_quotients_of_measured_times(quick_run: dict[str, Any]) -> None:
     data = quick_run["json"]
     assert data["machine"]["rayon_num_threads"] == "1"
     assert data["settings"]["quick"] is True
+    # the commit is recorded, and a --quick run is never publishable
+    assert len(data["git"]["commit"]) == 40 and isinstance(data["git"]["dirty"], bool)
+    assert data["publishable"] is False
     load = data["load_average_1min"]
     assert load["peak"] >= max(load["start"], load["end"])
     train = {(r["corpus"], r["vocab_size"]): r for r in data["training"]}
@@ -78,6 +105,8 @@ def test_json_ratios_are_quotients_of_measured_times(quick_run: dict[str, Any]) 
         assert len(r["ours_all_s"]) == len(r["tokenizers_all_s"]) == 2
         assert r["ours_s"] == min(r["ours_all_s"])
         assert r["tokenizers_s"] == min(r["tokenizers_all_s"])
+        check_spread(r["ours_spread_s"], r["ours_all_s"])
+        check_spread(r["tokenizers_spread_s"], r["tokenizers_all_s"])
         assert r["ours_vocab_size"] == r["tokenizers_vocab_size"] == r["vocab_size"]
         assert math.isclose(r["ours_over_tokenizers"], r["ours_s"] / r["tokenizers_s"])
         assert r["floor_tokenizers"] == ("met" if r["ours_over_tokenizers"] <= 3 else "not met")
@@ -97,6 +126,7 @@ def test_json_ratios_are_quotients_of_measured_times(quick_run: dict[str, Any]) 
         assert r["ids_identical"] is True
         for peer in ("ours_cold", "ours_warm", "tiktoken"):
             assert r[f"{peer}_s"] == min(r[f"{peer}_all_s"])
+            check_spread(r[f"{peer}_spread_s"], r[f"{peer}_all_s"])
             assert math.isclose(r[f"{peer}_mb_per_s"], r["bytes"] / r[f"{peer}_s"] / 1e6)
         assert math.isclose(r["ours_cold_over_tiktoken"], r["tiktoken_s"] / r["ours_cold_s"])
         assert math.isclose(r["ours_warm_over_tiktoken"], r["tiktoken_s"] / r["ours_warm_s"])
@@ -113,6 +143,8 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
         cells = train_rows[r["corpus"], r["vocab_size"]]
         _, _, ours, hf, naive, naive_ratio, hf_ratio, same, floor_naive, floor_hf = cells
         assert matches(ours, r["ours_s"]) and matches(hf, r["tokenizers_s"])
+        check_spread_cell(ours, r["ours_spread_s"])
+        check_spread_cell(hf, r["tokenizers_spread_s"])
         assert matches(hf_ratio, r["ours_s"] / r["tokenizers_s"])
         if r["naive_ratio_is_lower_bound"]:
             assert naive.startswith(">") and "cap" in naive
@@ -131,6 +163,8 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
         assert matches(tokens, r["tokens"])
         assert matches(cold, r["ours_cold_mb_per_s"]) and matches(warm, r["ours_warm_mb_per_s"])
         assert matches(tk, r["tiktoken_mb_per_s"])
+        for cell, peer in ((cold, "ours_cold"), (warm, "ours_warm"), (tk, "tiktoken")):
+            check_spread_cell(cell, r[f"{peer}_spread_s"], scale=r["bytes"] / 1e6)
         assert matches(cold_ratio, r["ours_cold_mb_per_s"] / r["tiktoken_mb_per_s"])
         assert matches(warm_ratio, r["ours_warm_mb_per_s"] / r["tiktoken_mb_per_s"])
         assert identical == "yes" and floor == r["floor_tiktoken"]

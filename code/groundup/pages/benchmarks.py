@@ -1,4 +1,7 @@
-"""Peak memory of one forward (or forward + backward) pass, measured on CPU.
+"""The benchmarks page's code: peak attention memory measured on CPU, and the
+published results of the benchmark scripts, read, checked and summarised.
+
+Part 1, memory. Peak memory of one forward (or forward + backward) pass, measured on CPU.
 
 Explicit attention builds the whole (B, H, T, T) score matrix, and softmax makes
 another one, so its memory grows with T²; PyTorch's fused SDPA kernel walks over
@@ -33,6 +36,14 @@ heap), with glibc's mmap threshold pinned (`MALLOC_MMAP_THRESHOLD_`) so large
 tensors are returned to the OS as soon as they are freed. Before measuring, the
 child runs the same step once at a short length, so one-time setup (kernel
 selection, lazily created buffers) is not billed to the measurement.
+
+Part 2, published results. `load_published` reads a results JSON written by a
+script in `benchmarks/` and refuses (UnpublishableResults) one measured on a tree
+with uncommitted changes, outside git, with `--quick`, or whose repeats' spread
+is inconsistent. `time_ratio` turns two peers' repeated timings into the ratio a
+section of the page leads with, with its spread; `results_section` takes a
+script's section of RESULTS.md, checked against its JSON; `ratio_chart` draws
+the ratios.
 """
 
 from __future__ import annotations
@@ -42,12 +53,14 @@ import ctypes.util
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from groundup.model.config import GPTConfig
@@ -268,3 +281,169 @@ def attention_memory_sweep(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(run, jobs))
+
+
+# ---------------------------------------------------------- published results
+class UnpublishableResults(ValueError):
+    """A results file the site must not show: not measured on a clean commit, a
+    --quick smoke run, or with repeats that do not add up."""
+
+
+def check_spreads(results: Any, where: str = "results") -> int:
+    """Check every `*_spread_s` entry (recursively) against the repeats beside it:
+    best <= median <= max, and, where the raw list `*_all_s` / `*_step_s_all` is
+    present, that they are its min, median and max and `n` its length. Returns
+    how many spreads were checked; raises UnpublishableResults on a mismatch."""
+    count = 0
+    if isinstance(results, list):
+        return sum(check_spreads(x, f"{where}[{i}]") for i, x in enumerate(results))
+    if not isinstance(results, dict):
+        return 0
+    for key, value in results.items():
+        if key.endswith("_spread_s"):
+            s = value
+            if not s["best"] <= s["median"] <= s["max"] or s["n"] < 1:
+                raise UnpublishableResults(f"{where}.{key}: best <= median <= max fails: {s}")
+            stem = key.removesuffix("_spread_s")
+            raw = results.get(f"{stem}_all_s", results.get(f"{stem}_s_all"))
+            if raw is not None and (
+                len(raw) != s["n"]
+                or min(raw) != s["best"]
+                or max(raw) != s["max"]
+                or statistics.median(raw) != s["median"]
+            ):
+                raise UnpublishableResults(f"{where}.{key} does not summarise its repeats")
+            count += 1
+        else:
+            count += check_spreads(value, f"{where}.{key}")
+    return count
+
+
+def load_published(path: Path) -> dict[str, Any]:
+    """The results JSON at `path`, if the site may show it; else UnpublishableResults.
+
+    Publishable: measured at a known commit on a clean tree (`git.dirty` false),
+    not `--quick`, marked `publishable` by the script, and with at least one
+    spread of repeats, each consistent with its raw timings (`check_spreads`).
+    """
+    results = json.loads(Path(path).read_text(encoding="utf-8"))
+    git = results.get("git")
+    if not git or not git.get("commit"):
+        raise UnpublishableResults(f"{path}: no commit recorded; rerun the benchmark")
+    if git.get("dirty") is not False:
+        raise UnpublishableResults(
+            f"{path}: measured on commit {git['commit'][:7]} with uncommitted changes "
+            f"({', '.join(git.get('changes', [])[:5])}); rerun the benchmark on a clean tree"
+        )
+    if results["settings"]["quick"]:
+        raise UnpublishableResults(f"{path}: a --quick smoke run, not a measurement")
+    if results.get("publishable") is not True:
+        raise UnpublishableResults(f"{path}: the script marked these results not publishable")
+    if check_spreads(results) == 0:
+        raise UnpublishableResults(f"{path}: no spread of repeats recorded; rerun the benchmark")
+    return results
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """How many times one peer's time is another's, over paired repeats.
+
+    `best` is the ratio of the two best times (the least disturbed by other
+    processes), `median` the ratio of the medians, `low` and `high` the smallest
+    and largest ratio of a pair of repeats measured back to back, `n` the pairs.
+    """
+
+    best: float
+    median: float
+    low: float
+    high: float
+    n: int
+
+
+def time_ratio(numerator_s: Sequence[float], denominator_s: Sequence[float]) -> Ratio:
+    """`numerator_s` over `denominator_s`: two peers' times, repeat i of one measured
+    beside repeat i of the other (same length, all > 0)."""
+    if len(numerator_s) != len(denominator_s) or not numerator_s:
+        raise ValueError("need the same number (>= 1) of repeats for both peers")
+    if min(numerator_s) <= 0 or min(denominator_s) <= 0:
+        raise ValueError("times must be positive")
+    paired = [a / b for a, b in zip(numerator_s, denominator_s, strict=True)]
+    return Ratio(
+        best=min(numerator_s) / min(denominator_s),
+        median=statistics.median(numerator_s) / statistics.median(denominator_s),
+        low=min(paired),
+        high=max(paired),
+        n=len(paired),
+    )
+
+
+def find_row(rows: Iterable[dict[str, Any]], **match: Any) -> dict[str, Any]:
+    """The one row whose fields equal `match` (KeyError if none)."""
+    for row in rows:
+        if all(row.get(k) == v for k, v in match.items()):
+            return row
+    raise KeyError(f"no row with {match}")
+
+
+def results_section(md_path: Path, name: str, results: dict[str, Any]) -> str:
+    """Section `name` of RESULTS.md without its markers and its `## ` title, after
+    checking that it reports the same run (date and clean commit) as `results`."""
+    text = Path(md_path).read_text(encoding="utf-8")
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise UnpublishableResults(f"{md_path}: no {name} section")
+    body = text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+    lines = body.splitlines()
+    if lines and lines[0].startswith("## "):
+        lines = lines[1:]
+    body = "\n".join(lines).strip("\n")
+    commit = f"{results['git']['commit'][:7]} (clean tree)"
+    if results["date"] not in body or commit not in body:
+        raise UnpublishableResults(
+            f"{md_path}: the {name} section is not the run in its JSON "
+            f"({results['date']}, {commit}); rerun the benchmark"
+        )
+    return body
+
+
+def ratio_chart(
+    panels: Sequence[tuple[str, Sequence[str], Sequence[Ratio]]],
+    xlabel: str,
+    alt: str,
+    width: float = 7.0,
+) -> str:
+    """One panel per (title, row labels, ratios): for each row a dot at the
+    best-vs-best ratio, a diamond at the median-vs-median ratio and a line over the
+    range of the paired repeats; a dashed line marks 1 (the two peers level).
+    Returns the inline SVG (see `groundup.pages.plots.to_svg`)."""
+    from groundup.pages.plots import figure, to_svg
+
+    rows = max(len(labels) for _, labels, _ in panels)
+    fig, axes = figure(width=width, height=1.2 + 0.5 * rows * len(panels), nrows=len(panels))
+    axes = list(axes) if len(panels) > 1 else [axes]
+    every = [r for _, _, ratios in panels for r in ratios]
+    lo = min(1.0, *(min(r.low, r.best, r.median) for r in every))
+    hi = max(1.0, *(max(r.high, r.best, r.median) for r in every))
+    pad = 0.08 * (hi - lo)
+    for ax, (title, labels, ratios) in zip(axes, panels, strict=True):
+        ys = list(range(len(labels)))[::-1]
+        ax.hlines(
+            ys,
+            [r.low for r in ratios],
+            [r.high for r in ratios],
+            color="C1",
+            linewidth=2.5,
+            alpha=0.8,
+            label="range of the paired repeats",
+        )
+        ax.plot([r.median for r in ratios], ys, "D", color="C1", markersize=6, label="median")
+        ax.plot([r.best for r in ratios], ys, "o", color="C0", markersize=8, label="best")
+        ax.axvline(1.0, linestyle="--", linewidth=1, color="grey")
+        ax.set_yticks(ys, list(labels))
+        ax.set_ylim(-0.6, len(labels) - 0.4)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", visible=False)
+    axes[-1].set_xlabel(xlabel)
+    axes[0].legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.12), ncol=3)
+    return to_svg(fig, alt=alt)
