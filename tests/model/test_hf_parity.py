@@ -226,3 +226,34 @@ def test_from_pretrained_files_errors(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
     with pytest.raises(ValueError, match="unsupported model_type"):
         GPT.from_pretrained_files(tmp_path)
+
+
+def test_explicit_positions_match_position_ids(pair):
+    """Per-row offsets and a packed row (positions restarting) as `position_ids`.
+    HF is given an all-ones attention_mask: without one (and without a cache) it
+    infers document boundaries from restarting positions and masks between them,
+    which positions alone do not do here."""
+    hf, ours = pair
+    T = min(12, ours.config.block_size // 3)
+    idx = ids_for(ours, batch=3, seed=7)[:, :T]
+    offsets = torch.stack([torch.arange(T) + k for k in (0, T, 2 * T)])
+    packed = torch.cat([torch.arange(T // 2), torch.arange(T - T // 2)]).expand(3, T)
+    for positions in (offsets, packed, offsets[1]):
+        with torch.no_grad():
+            expected = hf(
+                idx,
+                position_ids=positions.expand(3, T),
+                attention_mask=torch.ones_like(idx),
+            ).logits
+            got, _ = ours(idx, positions=positions)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_explicit_positions_loss_matches(pair):
+    hf, ours = pair
+    idx = ids_for(ours, batch=2, seed=8)[:, :10]
+    positions = torch.arange(10) + ours.config.block_size - 10  # the last rows of the tables
+    with torch.no_grad():
+        expected = hf(idx, labels=idx, position_ids=positions[None]).loss
+        _, got = ours(idx, shifted_targets(idx), positions=positions)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)

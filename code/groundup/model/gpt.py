@@ -51,19 +51,30 @@ class GPT(nn.Module):
         self._init_weights()
 
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx: (B, T) token ids -> logits (B, T, vocab_size), and the mean
-        cross-entropy against targets (B, T) if given (ids of -100 are ignored)."""
+        cross-entropy against targets (B, T) if given (ids of -100 are ignored).
+
+        positions: each token's position, integers in [0, block_size): (T,) for
+        every row or (B, T) per row, like Hugging Face's `position_ids`; None is
+        0 .. T-1. Only the position scheme reads them; attention stays causal over
+        the whole row, so documents packed in one row still see the ones before
+        (Hugging Face, given `position_ids` but no `attention_mask` or cache, masks
+        between them instead).
+        """
         self._check_ids(idx)
-        T = idx.size(1)
+        pos = self._check_positions(idx, positions)  # (T,) or (B, T)
         x = self.tok_emb(idx)  # (B, T, C)
         if self.config.positions == "learned":
-            x = x + self.pos_emb(torch.arange(T, device=idx.device))
+            x = x + self.pos_emb(pos)
         if self.config.positions == "sinusoidal":
-            x = x + self.pos_table[:T]
-        rope = (self.rope_cos[:T], self.rope_sin[:T]) if self.config.positions == "rope" else None
-        bias = self.alibi[:, :T, :T] if self.config.positions == "alibi" else None
+            x = x + self.pos_table[pos]
+        rope = self._rope_at(pos) if self.config.positions == "rope" else None
+        bias = self._alibi_at(pos) if self.config.positions == "alibi" else None
         x = self.dropout(x)
         for block in self.blocks:
             x = block(x, rope, bias)
@@ -130,6 +141,55 @@ class GPT(nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
             elif isinstance(module, LearnedPositions):
                 nn.init.normal_(module.weight, mean=0.0, std=0.01)
+
+    def _rope_at(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """RoPE's cos and sin rows for positions (T,) -> (T, hd) each, or for
+        (B, T) -> (B, 1, T, hd), so that they broadcast over the heads."""
+        cos, sin = self.rope_cos[pos], self.rope_sin[pos]
+        if pos.dim() == 2:
+            cos, sin = cos[:, None], sin[:, None]
+        return cos, sin
+
+    def _alibi_at(self, pos: torch.Tensor) -> torch.Tensor:
+        """ALiBi's bias between the positions of query i and key j: -slope[h] * (pos[i] - pos[j]),
+        read from the table; (H, T, T) for positions (T,), (B, H, T, T) for (B, T)."""
+        bias = self.alibi[:, pos[..., :, None], pos[..., None, :]]  # (H, T, T) or (H, B, T, T)
+        return bias if pos.dim() == 1 else bias.transpose(0, 1)
+
+    def _check_positions(self, idx: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+        """The positions forward uses: 0 .. T-1 by default, else the given ones,
+        checked and returned as int64, (T,) or (B, T) (a (1, T) tensor becomes (T,))."""
+        B, T = idx.shape
+        if positions is None:
+            return torch.arange(T, device=idx.device)
+        if not isinstance(positions, torch.Tensor):
+            raise TypeError(
+                f"positions must be a torch.Tensor of integers, got {type(positions).__name__}"
+            )
+        dtype = positions.dtype
+        if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+            raise TypeError(f"positions must hold integers, got dtype {dtype}")
+        if positions.device != idx.device:
+            raise ValueError(
+                f"positions are on {positions.device} but idx is on {idx.device}; "
+                f"move them to the same device"
+            )
+        if positions.dim() == 2 and positions.size(0) == 1:
+            positions = positions[0]  # one row of positions, shared by the batch
+        if tuple(positions.shape) not in ((T,), (B, T)):
+            raise ValueError(
+                f"positions must have shape (T,) = ({T},) or (B, T) = ({B}, {T}) "
+                f"to match idx, got {tuple(positions.shape)}"
+            )
+        lo, hi = int(positions.min()), int(positions.max())
+        if lo < 0:
+            raise ValueError(f"position {lo} is negative; positions count from 0")
+        if hi >= self.config.block_size:
+            raise ValueError(
+                f"position {hi} is out of range: positions must be below "
+                f"block_size={self.config.block_size}, the rows of the position tables"
+            )
+        return positions.long()
 
     def _check_ids(self, idx: torch.Tensor) -> None:
         if not isinstance(idx, torch.Tensor):
