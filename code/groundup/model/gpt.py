@@ -81,7 +81,9 @@ class GPT(nn.Module):
         logits = self.head(self.norm_f(x))  # (B, T, V)
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        # in float32 at least, as transformers does, even when the model runs in bfloat16
+        scores = logits.flatten(0, 1).to(torch.promote_types(logits.dtype, torch.float32))
+        loss = F.cross_entropy(scores, targets.flatten(), ignore_index=-100)
         return logits, loss
 
     # --8<-- [end:gpt]
@@ -102,6 +104,7 @@ class GPT(nn.Module):
         from softmax(logits / temperature), restricted to the top_k if given.
         The model sees at most the last block_size ids.
         """
+        _check_sampling(max_new_tokens, temperature, top_k)
         for _ in range(max_new_tokens):
             context = idx[:, -self.config.block_size :]
             logits = self(context)[0][:, -1, :]  # (B, V): the next id's scores
@@ -241,3 +244,16 @@ class GPT(nn.Module):
         from groundup.model.hf import from_pretrained_files
 
         return from_pretrained_files(directory)
+
+
+def _check_sampling(max_new_tokens: int, temperature: float, top_k: int | None) -> None:
+    """Reject settings `generate` would otherwise act on silently or fail on obscurely."""
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    if not (math.isfinite(temperature) and temperature >= 0.0):
+        raise ValueError(
+            f"temperature must be a finite number >= 0 (0 is greedy), got {temperature}; "
+            f"a negative one would favour the least likely ids"
+        )
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be None (no cut) or >= 1, got {top_k}")
