@@ -13,6 +13,7 @@ from transformers import (
     GPT2LMHeadModel,
     LlamaConfig,
     LlamaForCausalLM,
+    LlamaForSequenceClassification,
     PreTrainedModel,
 )
 from transformers.utils import logging as hf_logging
@@ -226,3 +227,98 @@ def test_from_pretrained_files_errors(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
     with pytest.raises(ValueError, match="unsupported model_type"):
         GPT.from_pretrained_files(tmp_path)
+
+
+def test_explicit_positions_match_position_ids(pair):
+    """Per-row offsets and a packed row (positions restarting) as `position_ids`.
+    HF is given an all-ones attention_mask: without one (and without a cache) it
+    infers document boundaries from restarting positions and masks between them,
+    which positions alone do not do here."""
+    hf, ours = pair
+    T = min(12, ours.config.block_size // 3)
+    idx = ids_for(ours, batch=3, seed=7)[:, :T]
+    offsets = torch.stack([torch.arange(T) + k for k in (0, T, 2 * T)])
+    packed = torch.cat([torch.arange(T // 2), torch.arange(T - T // 2)]).expand(3, T)
+    for positions in (offsets, packed, offsets[1]):
+        with torch.no_grad():
+            expected = hf(
+                idx,
+                position_ids=positions.expand(3, T),
+                attention_mask=torch.ones_like(idx),
+            ).logits
+            got, _ = ours(idx, positions=positions)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_explicit_positions_loss_matches(pair):
+    hf, ours = pair
+    idx = ids_for(ours, batch=2, seed=8)[:, :10]
+    positions = torch.arange(10) + ours.config.block_size - 10  # the last rows of the tables
+    with torch.no_grad():
+        expected = hf(idx, labels=idx, position_ids=positions[None]).loss
+        _, got = ours(idx, shifted_targets(idx), positions=positions)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+
+
+def test_the_converters_read_every_tensor_of_the_checkpoint(pair):
+    """The names `_check_nothing_dropped` accepts are exactly those of a real model."""
+    from groundup.model.hf import _converted_names
+
+    hf, ours = pair
+    prefix = "transformer." if hf.config.model_type == "gpt2" else "model."
+    names = {n.removeprefix(prefix) for n in hf.state_dict()}
+    assert names == _converted_names(hf.config.model_type, ours.config)
+
+
+def test_tensors_the_conversion_would_drop_are_refused(tmp_path):
+    torch.manual_seed(0)
+    cross = GPT2LMHeadModel(
+        GPT2Config(**GPT2_CONFIGS["gpt2-odd"], add_cross_attention=True, bos_token_id=None)
+    )
+    with pytest.raises(
+        ValueError, match=r"tensor\(s\) a gpt2 GPT has no place for.*crossattention"
+    ):
+        GPT.from_huggingface(cross)
+    classifier = LlamaForSequenceClassification(
+        LlamaConfig(**LLAMA_CONFIGS["llama-gqa"], pad_token_id=0, bos_token_id=None)
+    )
+    with pytest.raises(ValueError, match=r"score\.weight"):
+        GPT.from_huggingface(classifier)
+    # a config that claims fewer layers than the checkpoint holds
+    make_hf("gpt2-odd").save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "n_layer": 2}))
+    with pytest.raises(ValueError, match=r"transformer\.h\.2\."):
+        GPT.from_pretrained_files(tmp_path)
+
+
+def test_an_untied_head_must_be_in_the_checkpoint(tmp_path):
+    """Without lm_head.weight an untied model must not fall back to the embedding."""
+    from safetensors.torch import load_file, save_file
+
+    make_hf("llama-gqa").save_pretrained(tmp_path)
+    state = load_file(tmp_path / "model.safetensors")
+    del state["lm_head.weight"]
+    save_file(state, tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match="missing tensor 'lm_head.weight'"):
+        GPT.from_pretrained_files(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["gpt2-odd", "llama-mha"])
+def test_recomputed_buffers_of_older_checkpoints_are_accepted(tmp_path, name):
+    """Older checkpoints store GPT-2's causal mask and Llama's RoPE frequencies."""
+    from safetensors.torch import load_file, save_file
+
+    hf = make_hf(name)
+    hf.save_pretrained(tmp_path)
+    state = load_file(tmp_path / "model.safetensors")
+    if name.startswith("gpt2"):
+        state["transformer.h.0.attn.bias"] = torch.ones(1, 1, 40, 40)
+        state["transformer.h.0.attn.masked_bias"] = torch.tensor(-1e4)
+    else:
+        state["model.layers.1.self_attn.rotary_emb.inv_freq"] = torch.ones(8)
+    save_file(state, tmp_path / "model.safetensors")
+    ours = GPT.from_pretrained_files(tmp_path)
+    idx = ids_for(ours, seed=9)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(idx)[0], hf(idx).logits, atol=1e-5, rtol=0)

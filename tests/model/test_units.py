@@ -327,3 +327,33 @@ def test_attention_dropout_zeroes_weights_and_rescales():
     keep = torch.nn.functional.dropout(torch.ones_like(w), p=0.5) > 0
     expected = (w * keep / 0.5) @ v
     torch.testing.assert_close(dropped, expected)
+
+
+# ------------------------------------------------------------- user expectations
+def test_the_loss_of_a_bfloat16_model_is_computed_in_float32():
+    """Like transformers: a bf16 model's logits are upcast before the cross-entropy,
+    so the loss is float32 and equals the float32 cross-entropy of those logits."""
+    model = GPT(GPTConfig(**TINY)).to(torch.bfloat16)
+    idx = torch.randint(0, 61, (4, 16), generator=torch.Generator().manual_seed(0))
+    targets = torch.roll(idx, -1, dims=1)
+    logits, loss = model(idx, targets)
+    assert logits.dtype == torch.bfloat16 and loss is not None and loss.dtype == torch.float32
+    assert torch.equal(loss, F.cross_entropy(logits.float().flatten(0, 1), targets.flatten()))
+    model64 = GPT(GPTConfig(**TINY)).to(torch.float64)  # wider dtypes are kept
+    assert model64(idx, targets)[1].dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(temperature=-1.0), "temperature must be a finite number >= 0"),
+        (dict(temperature=float("nan")), "temperature must be a finite number >= 0"),
+        (dict(temperature=1.0, top_k=0), "top_k must be None"),
+        (dict(max_new_tokens=-1), "max_new_tokens must be >= 0"),
+    ],
+    ids=["negative-temperature", "nan-temperature", "top-k-0", "negative-length"],
+)
+def test_bad_sampling_settings_are_rejected_clearly(kwargs, match):
+    model = GPT(GPTConfig(**TINY)).eval()
+    with pytest.raises(ValueError, match=match):
+        model.generate(torch.zeros(1, 2, dtype=torch.long), **{"max_new_tokens": 3, **kwargs})

@@ -51,26 +51,39 @@ class GPT(nn.Module):
         self._init_weights()
 
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx: (B, T) token ids -> logits (B, T, vocab_size), and the mean
-        cross-entropy against targets (B, T) if given (ids of -100 are ignored)."""
+        cross-entropy against targets (B, T) if given (ids of -100 are ignored).
+
+        positions: each token's position, integers in [0, block_size): (T,) for
+        every row or (B, T) per row, like Hugging Face's `position_ids`; None is
+        0 .. T-1. Only the position scheme reads them; attention stays causal over
+        the whole row, so documents packed in one row still see the ones before
+        (Hugging Face, given `position_ids` but no `attention_mask` or cache, masks
+        between them instead).
+        """
         self._check_ids(idx)
-        T = idx.size(1)
+        pos = self._check_positions(idx, positions)  # (T,) or (B, T)
         x = self.tok_emb(idx)  # (B, T, C)
         if self.config.positions == "learned":
-            x = x + self.pos_emb(torch.arange(T, device=idx.device))
+            x = x + self.pos_emb(pos)
         if self.config.positions == "sinusoidal":
-            x = x + self.pos_table[:T]
-        rope = (self.rope_cos[:T], self.rope_sin[:T]) if self.config.positions == "rope" else None
-        bias = self.alibi[:, :T, :T] if self.config.positions == "alibi" else None
+            x = x + self.pos_table[pos]
+        rope = self._rope_at(pos) if self.config.positions == "rope" else None
+        bias = self._alibi_at(pos) if self.config.positions == "alibi" else None
         x = self.dropout(x)
         for block in self.blocks:
             x = block(x, rope, bias)
         logits = self.head(self.norm_f(x))  # (B, T, V)
         if targets is None:
             return logits, None
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        # in float32 at least, as transformers does, even when the model runs in bfloat16
+        scores = logits.flatten(0, 1).to(torch.promote_types(logits.dtype, torch.float32))
+        loss = F.cross_entropy(scores, targets.flatten(), ignore_index=-100)
         return logits, loss
 
     # --8<-- [end:gpt]
@@ -91,6 +104,7 @@ class GPT(nn.Module):
         from softmax(logits / temperature), restricted to the top_k if given.
         The model sees at most the last block_size ids.
         """
+        _check_sampling(max_new_tokens, temperature, top_k)
         for _ in range(max_new_tokens):
             context = idx[:, -self.config.block_size :]
             logits = self(context)[0][:, -1, :]  # (B, V): the next id's scores
@@ -130,6 +144,55 @@ class GPT(nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
             elif isinstance(module, LearnedPositions):
                 nn.init.normal_(module.weight, mean=0.0, std=0.01)
+
+    def _rope_at(self, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """RoPE's cos and sin rows for positions (T,) -> (T, hd) each, or for
+        (B, T) -> (B, 1, T, hd), so that they broadcast over the heads."""
+        cos, sin = self.rope_cos[pos], self.rope_sin[pos]
+        if pos.dim() == 2:
+            cos, sin = cos[:, None], sin[:, None]
+        return cos, sin
+
+    def _alibi_at(self, pos: torch.Tensor) -> torch.Tensor:
+        """ALiBi's bias between the positions of query i and key j: -slope[h] * (pos[i] - pos[j]),
+        read from the table; (H, T, T) for positions (T,), (B, H, T, T) for (B, T)."""
+        bias = self.alibi[:, pos[..., :, None], pos[..., None, :]]  # (H, T, T) or (H, B, T, T)
+        return bias if pos.dim() == 1 else bias.transpose(0, 1)
+
+    def _check_positions(self, idx: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+        """The positions forward uses: 0 .. T-1 by default, else the given ones,
+        checked and returned as int64, (T,) or (B, T) (a (1, T) tensor becomes (T,))."""
+        B, T = idx.shape
+        if positions is None:
+            return torch.arange(T, device=idx.device)
+        if not isinstance(positions, torch.Tensor):
+            raise TypeError(
+                f"positions must be a torch.Tensor of integers, got {type(positions).__name__}"
+            )
+        dtype = positions.dtype
+        if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+            raise TypeError(f"positions must hold integers, got dtype {dtype}")
+        if positions.device != idx.device:
+            raise ValueError(
+                f"positions are on {positions.device} but idx is on {idx.device}; "
+                f"move them to the same device"
+            )
+        if positions.dim() == 2 and positions.size(0) == 1:
+            positions = positions[0]  # one row of positions, shared by the batch
+        if tuple(positions.shape) not in ((T,), (B, T)):
+            raise ValueError(
+                f"positions must have shape (T,) = ({T},) or (B, T) = ({B}, {T}) "
+                f"to match idx, got {tuple(positions.shape)}"
+            )
+        lo, hi = int(positions.min()), int(positions.max())
+        if lo < 0:
+            raise ValueError(f"position {lo} is negative; positions count from 0")
+        if hi >= self.config.block_size:
+            raise ValueError(
+                f"position {hi} is out of range: positions must be below "
+                f"block_size={self.config.block_size}, the rows of the position tables"
+            )
+        return positions.long()
 
     def _check_ids(self, idx: torch.Tensor) -> None:
         if not isinstance(idx, torch.Tensor):
@@ -181,3 +244,16 @@ class GPT(nn.Module):
         from groundup.model.hf import from_pretrained_files
 
         return from_pretrained_files(directory)
+
+
+def _check_sampling(max_new_tokens: int, temperature: float, top_k: int | None) -> None:
+    """Reject settings `generate` would otherwise act on silently or fail on obscurely."""
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    if not (math.isfinite(temperature) and temperature >= 0.0):
+        raise ValueError(
+            f"temperature must be a finite number >= 0 (0 is greedy), got {temperature}; "
+            f"a negative one would favour the least likely ids"
+        )
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be None (no cut) or >= 1, got {top_k}")

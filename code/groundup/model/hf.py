@@ -10,6 +10,7 @@ HF config to a `GPTConfig`, then rename (and, for GPT-2, transpose) tensors.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,8 @@ def gpt2_state_dict(hf: dict[str, torch.Tensor], config: GPTConfig) -> dict[str,
             weight = sd[h + theirs + ".weight"]
             out[b + ours + ".weight"] = weight.t() if transpose else weight
             out[b + ours + ".bias"] = sd[h + theirs + ".bias"]
-    out["head.weight"] = sd.get("lm_head.weight", sd["wte.weight"])
+    # a tied head is the embedding; an untied one must be in the checkpoint
+    out["head.weight"] = sd["wte.weight"] if config.tie_weights else sd["lm_head.weight"]
     return out
 
 
@@ -120,15 +122,61 @@ def llama_state_dict(hf: dict[str, torch.Tensor], config: GPTConfig) -> dict[str
             out[b + "attn.proj.bias"] = sd[attn + "o_proj.bias"]
             for name in ("gate", "up", "down"):
                 out[b + f"mlp.{name}.bias"] = sd[h + f"mlp.{name}_proj.bias"]
-    out["head.weight"] = sd.get("lm_head.weight", sd["embed_tokens.weight"])
+    # a tied head is the embedding; an untied one must be in the checkpoint
+    out["head.weight"] = sd["embed_tokens.weight"] if config.tie_weights else sd["lm_head.weight"]
     return out
 
 
 # --8<-- [end:llama_weights]
 
 
+# buffers some checkpoints store that are recomputed here: GPT-2's causal mask, Llama's RoPE
+_RECOMPUTED = re.compile(
+    r"(h\.\d+\.attn\.(bias|masked_bias)|layers\.\d+\.self_attn\.rotary_emb\.inv_freq)"
+)
+
+
+def _converted_names(kind: str, config: GPTConfig) -> set[str]:
+    """The Hugging Face tensor names (without the "transformer." / "model." prefix)
+    that `gpt2_state_dict` or `llama_state_dict` reads for this config."""
+    if kind == "gpt2":
+        names = {"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias", "lm_head.weight"}
+        parts = ["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"]
+        for i in range(config.n_layer):
+            names |= {f"h.{i}.{p}.{w}" for p in parts for w in ("weight", "bias")}
+        return names
+    names = {"embed_tokens.weight", "norm.weight", "lm_head.weight"}
+    linear = [f"self_attn.{p}_proj" for p in "qkvo"] + [
+        f"mlp.{p}_proj" for p in ("gate", "up", "down")
+    ]
+    kinds = ("weight", "bias") if config.bias else ("weight",)
+    for i in range(config.n_layer):
+        names |= {f"layers.{i}.{p}.{w}" for p in linear for w in kinds}
+        names |= {f"layers.{i}.{n}.weight" for n in ("input_layernorm", "post_attention_layernorm")}
+    return names
+
+
+def _check_nothing_dropped(kind: str, hf_state: dict[str, torch.Tensor], config: GPTConfig) -> None:
+    """Refuse a checkpoint with tensors the conversion would silently leave out
+    (cross-attention, a classification head, extra layers, biases the config lacks)."""
+    prefix = "transformer." if kind == "gpt2" else "model."
+    known = _converted_names(kind, config)
+    unused = sorted(
+        name
+        for name in hf_state
+        if name.removeprefix(prefix) not in known
+        and not _RECOMPUTED.fullmatch(name.removeprefix(prefix))
+    )
+    if unused:
+        raise ValueError(
+            f"checkpoint has {len(unused)} tensor(s) a {kind} GPT has no place for, "
+            f"e.g. {unused[:3]}: converting would drop them"
+        )
+
+
 def _build(hf_config: dict[str, Any], hf_state: dict[str, torch.Tensor]) -> GPT:
     config = config_from_hf(hf_config)
+    _check_nothing_dropped(hf_config["model_type"], hf_state, config)
     convert = gpt2_state_dict if hf_config["model_type"] == "gpt2" else llama_state_dict
     try:
         state = convert(hf_state, config)

@@ -67,7 +67,8 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     """Rotate queries or keys x: (B, H, T, head_dim) by their position's angles.
 
     With x = (x1, x2) split in halves, each pair (x1[i], x2[i]) becomes
-    (x1 cos - x2 sin, x2 cos + x1 sin): a 2-D rotation. cos, sin: (T, head_dim).
+    (x1 cos - x2 sin, x2 cos + x1 sin): a 2-D rotation. cos, sin: (T, head_dim), the
+    rows of each token's position (or (B, 1, T, head_dim) when rows differ in positions).
     """
     x1, x2 = x.chunk(2, dim=-1)
     rotated_half = torch.cat([-x2, x1], dim=-1)
