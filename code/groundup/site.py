@@ -35,7 +35,7 @@ import groundup.train.loss
 import groundup.train.optim
 import groundup.train.schedule
 from groundup.atomic import atomic_write_text
-from groundup.cache import cache_path
+from groundup.cache import cache_path, timed
 from groundup.corpus import load_corpus, split_corpus
 from groundup.model import GPT, GPTConfig
 from groundup.tokenizer import GPT4_SPLIT_PATTERN, BPETokenizer
@@ -80,6 +80,7 @@ def site_corpus() -> tuple[str, str]:
     return split_corpus(load_corpus(None), holdout=0.1)
 
 
+@timed("site tokenizer")
 # --8<-- [start:site_tokenizer]
 def site_tokenizer(
     vocab_size: int = SITE_VOCAB_SIZE,
@@ -141,6 +142,7 @@ class SiteModel:
     run_dir: Path  # the run's folder in the cache (checkpoints, summary)
 
 
+@timed("site token files")
 def site_token_files() -> tuple[Path, Path]:
     """The site corpus encoded with the site tokenizer: (train, held-out) token files."""
     tok = site_tokenizer()
@@ -170,6 +172,7 @@ def site_run_config(
     )
 
 
+@timed("site model", missing=lambda model=None, **training: _summary_path(model, **training))
 # --8<-- [start:load_site_model]
 def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> SiteModel:
     """The site model, trained on first use and cached on disk.
@@ -199,6 +202,10 @@ def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> Sit
 
 
 # --8<-- [end:load_site_model]
+
+
+def _summary_path(model: dict[str, Any] | None = None, **training: Any) -> Path:
+    return site_run_dir(model, **training) / "summary.json"
 
 
 def site_run_dir(model: dict[str, Any] | None = None, **training: Any) -> Path:

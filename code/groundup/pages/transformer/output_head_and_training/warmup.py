@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from groundup.atomic import atomic_write_text
+from groundup.cache import timed
 from groundup.model import GPT
 from groundup.train.config import TrainConfig
 from groundup.train.data import BatchLoader, open_tokens
@@ -86,6 +87,7 @@ def first_updates(config: TrainConfig, steps: int) -> list[Update]:
 # --8<-- [end:first_updates]
 
 
+@timed("first updates")
 def site_first_updates(steps: int, **training: Any) -> list[Update]:
     """`first_updates` of the site model's run (or a variant's), cached on disk."""
     from groundup import site
