@@ -14,7 +14,7 @@
 Every step runs even when an earlier one fails, so one run reports everything;
 the exit status is 1 if any failed. A summary of the figures ends the output, with
 the build profile of the last site build (`<cache folder>/build-profile.json`, written
-by `hooks/profile.py`; the tests build the site): its total and each chapter's
+by `hooks/build_profile.py`; the tests build the site): its total and each chapter's
 seconds against its budget. Budgets are figures to read, never a failed check.
 """
 

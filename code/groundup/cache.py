@@ -6,7 +6,7 @@ The folder is `$GROUNDUP_CACHE_DIR`, or `.cache/groundup` under the current
 directory (ignored by git).
 
 `timed` records how long each such result took and whether it was computed or
-loaded, for the build profile (`hooks/profile.py`).
+loaded, for the build profile (`hooks/build_profile.py`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Timing:
 
 TIMINGS: list[Timing] = []
 """Every finished `timed` call of this process, in the order they ended (the build
-profile hook, `hooks/profile.py`, reads and clears it)."""
+profile hook, `hooks/build_profile.py`, reads and clears it)."""
 
 _open: list[Timing] = []  # the timed calls running now, innermost last
 

@@ -1,4 +1,4 @@
-"""The build profile (hooks/profile.py), the `timed` helper it reads
+"""The build profile (hooks/build_profile.py), the `timed` helper it reads
 (groundup.cache.timed) and the summary tools/check.py prints from its JSON.
 
 The hook is tested on a tiny site built in tmp_path. Nothing here asserts how long
@@ -33,7 +33,7 @@ def _load(name: str, path: Path) -> ModuleType:
     return module
 
 
-hook = _load("groundup_profile_hook", ROOT / "hooks" / "profile.py")
+hook = _load("groundup_profile_hook", ROOT / "hooks" / "build_profile.py")
 check = _load("groundup_check_tool", ROOT / "tools" / "check.py")
 
 
@@ -87,7 +87,7 @@ def build_tiny_site(tmp_path: Path) -> Path:
         "site_name": "Profile test",
         "plugins": ["markdown-exec"],
         "markdown_extensions": ["pymdownx.superfences"],
-        "hooks": [str(ROOT / "hooks" / "profile.py")],
+        "hooks": [str(ROOT / "hooks" / "build_profile.py")],
     }
     (site / "docs").mkdir(parents=True, exist_ok=True)
     (site / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
