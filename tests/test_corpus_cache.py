@@ -298,6 +298,40 @@ def test_cache_path_names(cache_in_tmp):
     assert not p.exists()
 
 
+# ------------------------------------------------------------------ memoizing
+def test_memoized_remembers_one_result_per_cache_folder_and_arguments(tmp_path, monkeypatch):
+    calls: list[tuple[object, ...]] = []
+
+    @cache.Memoized
+    def load(n: int, options: dict | None = None) -> list[object]:
+        """Docstring kept."""
+        calls.append((n, options))
+        return [n, options]
+
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "a"))
+    first = load(1, {"x": [1, 2]})
+    assert load(1, {"x": [1, 2]}) is first  # equal dicts: the same entry
+    assert load(1, options={"x": [1, 2]}) is not first  # a keyword is another call
+    assert load(2) == [2, None]
+    assert calls == [(1, {"x": [1, 2]}), (1, {"x": [1, 2]}), (2, None)]
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "b"))
+    assert load(1, {"x": [1, 2]}) is not first  # another cache folder: loaded again
+    assert len(calls) == 4
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "a"))
+    assert load(1, {"x": [1, 2]}) is first
+    load.cache_clear()
+    assert load(1, {"x": [1, 2]}) is not first
+    assert len(calls) == 5
+    assert load.__doc__ == "Docstring kept." and load.__name__ == "load"
+
+
+def test_frozen_keys_tell_containers_apart():
+    assert cache._frozen({"a": [1]}) == cache._frozen({"a": [1]})
+    assert cache._frozen({"a": [1]}) != cache._frozen({"a": (1,)})
+    assert cache._frozen({1: 2}) != cache._frozen({"1": 2})
+    hash(cache._frozen({"b": {"c": [1, {"d": 2}]}}))
+
+
 # ------------------------------------------------------------------ site tokenizer
 def test_site_tokenizer_trains_once_then_loads_from_disk(cache_in_tmp, monkeypatch):
     first = site.site_tokenizer(vocab_size=300)
