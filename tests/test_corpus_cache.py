@@ -298,6 +298,40 @@ def test_cache_path_names(cache_in_tmp):
     assert not p.exists()
 
 
+# ------------------------------------------------------------------ memoizing
+def test_memoized_remembers_one_result_per_cache_folder_and_arguments(tmp_path, monkeypatch):
+    calls: list[tuple[object, ...]] = []
+
+    @cache.Memoized
+    def load(n: int, options: dict | None = None) -> list[object]:
+        """Docstring kept."""
+        calls.append((n, options))
+        return [n, options]
+
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "a"))
+    first = load(1, {"x": [1, 2]})
+    assert load(1, {"x": [1, 2]}) is first  # equal dicts: the same entry
+    assert load(1, options={"x": [1, 2]}) is not first  # a keyword is another call
+    assert load(2) == [2, None]
+    assert calls == [(1, {"x": [1, 2]}), (1, {"x": [1, 2]}), (2, None)]
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "b"))
+    assert load(1, {"x": [1, 2]}) is not first  # another cache folder: loaded again
+    assert len(calls) == 4
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "a"))
+    assert load(1, {"x": [1, 2]}) is first
+    load.cache_clear()
+    assert load(1, {"x": [1, 2]}) is not first
+    assert len(calls) == 5
+    assert load.__doc__ == "Docstring kept."
+
+
+def test_frozen_keys_tell_containers_apart():
+    assert cache._frozen({"a": [1]}) == cache._frozen({"a": [1]})
+    assert cache._frozen({"a": [1]}) != cache._frozen({"a": (1,)})
+    assert cache._frozen({1: 2}) != cache._frozen({"1": 2})
+    hash(cache._frozen({"b": {"c": [1, {"d": 2}]}}))
+
+
 # ------------------------------------------------------------------ site tokenizer
 def test_site_tokenizer_trains_once_then_loads_from_disk(cache_in_tmp, monkeypatch):
     first = site.site_tokenizer(vocab_size=300)
@@ -317,7 +351,11 @@ def test_site_tokenizer_trains_once_then_loads_from_disk(cache_in_tmp, monkeypat
 
     monkeypatch.setattr(BPETokenizer, "train", classmethod(no_training))
     monkeypatch.setattr(BPETokenizer, "load", classmethod(counting_load))
+    assert site.site_tokenizer(vocab_size=300) is first  # this process has it already
+    assert loads == []
+    site.site_tokenizer.cache_clear()  # as a new process: loaded from disk, once
     second = site.site_tokenizer(vocab_size=300)
+    assert site.site_tokenizer(vocab_size=300) is second
     assert loads == [files[0]]
     assert second.ranks == first.ranks
     assert second.merges == first.merges
@@ -327,6 +365,18 @@ def test_site_tokenizer_trains_once_then_loads_from_disk(cache_in_tmp, monkeypat
         site.site_tokenizer(vocab_size=301)
     with pytest.raises(AssertionError, match="train was called"):
         site.site_tokenizer(vocab_size=300, special_tokens=())
+
+
+def test_site_tokenizer_is_memoized_per_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "one"))
+    one = site.site_tokenizer(vocab_size=290)
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "two"))
+    two = site.site_tokenizer(vocab_size=290)
+    assert two is not one  # trained again for the other folder, not the first one's
+    assert len(list((tmp_path / "two").glob("tokenizer-*.json"))) == 1
+    assert two.ranks == one.ranks
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path / "one"))
+    assert site.site_tokenizer(vocab_size=290) is one
 
 
 def test_site_tokenizer_is_trained_on_the_site_training_text(cache_in_tmp):

@@ -12,12 +12,16 @@
    section the site shows.
 
 Every step runs even when an earlier one fails, so one run reports everything;
-the exit status is 1 if any failed. A summary of the figures ends the output.
+the exit status is 1 if any failed. A summary of the figures ends the output, with
+the build profile of the last site build (`<cache folder>/build-profile.json`, written
+by `hooks/build_profile.py`; the tests build the site): its total and each chapter's
+seconds against its budget. Budgets are figures to read, never a failed check.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -27,6 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -108,6 +113,41 @@ def share_one_site_build() -> None:
             os.environ["GROUNDUP_SITE_PORT"] = str(s.getsockname()[1])
 
 
+def profile_path() -> Path:
+    """Where the site build writes its profile: the cache folder the tests build with."""
+    folder = os.environ.get("GROUNDUP_CACHE_DIR", str(ROOT / ".cache" / "groundup"))
+    return Path(folder) / "build-profile.json"
+
+
+def profile_summary(path: Path) -> list[str]:
+    """The build profile's total and chapter totals against their budgets, as lines
+    for the summary (one line saying so if no build has written a profile)."""
+    if not path.is_file():
+        return [f"build profile: none ({path} is written by a site build)"]
+    try:
+        profile: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        totals, budgets = profile["totals"], profile["budgets"]
+        kind = "cold" if profile["cold"] else "warm"
+        lines = [
+            f"build profile ({kind} build, {profile['written_at']}): "
+            f"{totals['build_seconds']:.1f} s of {budgets['site_seconds']:.0f} s"
+            f"{' (over)' if budgets['site_over_budget'] else ''}; "
+            f"{totals['blocks']} blocks {totals['block_seconds']:.1f} s, artefacts "
+            f"{totals['computed_seconds']:.1f} s computed, {totals['loaded_seconds']:.1f} s loaded"
+        ]
+        for chapter in profile["chapters"]:
+            budget = chapter["budget_seconds"]
+            of = "" if budget is None else f" of {budget:.0f} s"
+            over = " (over)" if chapter["over_budget"] else ""
+            lines.append(
+                f"  {chapter['name']:<22} {chapter['seconds']:7.1f} s{of}{over}, "
+                f"{chapter['computed_seconds']:.1f} s computing artefacts"
+            )
+    except (ValueError, KeyError, TypeError) as error:
+        return [f"build profile: {path} is not a profile ({type(error).__name__}: {error})"]
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -130,6 +170,7 @@ def main() -> int:
                 [PY, "tools/check_coverage.py"], cwd=ROOT, capture_output=True, text=True
             ).stdout.rstrip()
         )
+    print("\n".join(profile_summary(profile_path())))
     failed = [step.name for step, ok, *_ in results if not ok]
     print("all checks passed" if not failed else f"FAILED: {', '.join(failed)}")
     return 1 if failed else 0

@@ -4,7 +4,9 @@ Every article that needs "the site tokenizer" calls `site_tokenizer()`, and
 every article that needs "the site model" calls `load_site_model()`. The first
 call trains it (a second or two for the tokenizer, two or three minutes for the
 model) and later calls load it from the cache, keyed by a hash of the corpus,
-the settings and the code that produces it.
+the settings and the code that produces it. Within one process (a site build) it
+is loaded once: `groundup.cache.Memoized` returns the same object to every later
+call with the same cache folder, so the shared result must not be mutated.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import groundup.train.loss
 import groundup.train.optim
 import groundup.train.schedule
 from groundup.atomic import atomic_write_text
-from groundup.cache import cache_path
+from groundup.cache import Memoized, cache_path, timed
 from groundup.corpus import load_corpus, split_corpus
 from groundup.model import GPT, GPTConfig
 from groundup.tokenizer import GPT4_SPLIT_PATTERN, BPETokenizer
@@ -80,6 +82,8 @@ def site_corpus() -> tuple[str, str]:
     return split_corpus(load_corpus(None), holdout=0.1)
 
 
+@Memoized  # loaded once per process (pages ask for it about ninety times a build)
+@timed("site tokenizer")
 # --8<-- [start:site_tokenizer]
 def site_tokenizer(
     vocab_size: int = SITE_VOCAB_SIZE,
@@ -141,6 +145,8 @@ class SiteModel:
     run_dir: Path  # the run's folder in the cache (checkpoints, summary)
 
 
+@Memoized
+@timed("site token files")
 def site_token_files() -> tuple[Path, Path]:
     """The site corpus encoded with the site tokenizer: (train, held-out) token files."""
     tok = site_tokenizer()
@@ -170,6 +176,7 @@ def site_run_config(
     )
 
 
+@timed("site model", missing=lambda model=None, **training: _summary_path(model, **training))
 # --8<-- [start:load_site_model]
 def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> SiteModel:
     """The site model, trained on first use and cached on disk.
@@ -201,6 +208,11 @@ def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> Sit
 # --8<-- [end:load_site_model]
 
 
+def _summary_path(model: dict[str, Any] | None = None, **training: Any) -> Path:
+    return site_run_dir(model, **training) / "summary.json"
+
+
+@Memoized
 def site_run_dir(model: dict[str, Any] | None = None, **training: Any) -> Path:
     """The cache folder of the site model's run, or of a variant's (same arguments as
     `load_site_model`). Its name hashes the settings, the token files and the code."""
@@ -247,6 +259,7 @@ def _load_run(run_dir: Path) -> SiteModel:
     )
 
 
+@Memoized
 def _tokenizer_key() -> str:
     return hashlib.sha256(
         json.dumps(sorted((b.hex(), i) for b, i in site_tokenizer().ranks.items())).encode()

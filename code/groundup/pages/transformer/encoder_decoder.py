@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from groundup.atomic import atomic_write_text
-from groundup.cache import cache_path
+from groundup.cache import cache_path, timed
 from groundup.model.config import GPTConfig
 from groundup.model.encoder import Encoder
 from groundup.pages.transformer.timing import one_thread
@@ -110,6 +110,7 @@ def train_next_token(
 # --8<-- [end:next_token]
 
 
+@timed("next-token runs")
 def cached_next_token_runs() -> dict[str, tuple[list[float], list[float]]]:
     """`train_next_token` with and without the causal mask, cached on disk."""
     import groundup.model.attention

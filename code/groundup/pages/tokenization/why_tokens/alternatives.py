@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from groundup.atomic import atomic_write_text
-from groundup.cache import cache_path
+from groundup.cache import cache_path, timed
 
 WORDPIECE_UNK = "[UNK]"
 UNIGRAM_UNK = "<unk>"
@@ -78,12 +78,13 @@ def cached_hf(kind: str, texts: Sequence[str], vocab_size: int) -> Any:
         "vocab_size": vocab_size,
         "tokenizers": __version__,
     }
-    path = cache_path(f"hf-{kind}", inputs, (sys.modules[__name__],), suffix=".json")
-    if path.exists():
-        return Tokenizer.from_file(str(path))
-    hf = trainers[kind](texts, vocab_size)
-    atomic_write_text(path, hf.to_str())
-    return hf
+    with timed(f"hf {kind} tokenizer"):
+        path = cache_path(f"hf-{kind}", inputs, (sys.modules[__name__],), suffix=".json")
+        if path.exists():
+            return Tokenizer.from_file(str(path))
+        hf = trainers[kind](texts, vocab_size)
+        atomic_write_text(path, hf.to_str())
+        return hf
 
 
 def pieces(hf: Any, text: str) -> list[str]:

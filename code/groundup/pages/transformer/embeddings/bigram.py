@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from groundup.atomic import atomic_write_bytes
-from groundup.cache import cache_path
+from groundup.cache import cache_path, timed
 from groundup.pages.transformer.timing import one_thread
 
 # Token strings grouped by what they are. Each is one token of the site tokenizer and
@@ -121,6 +121,7 @@ def train_bigram(
     return BigramEmbedding(top, init, model.emb.weight.detach().clone(), losses, coverage)
 
 
+@timed("bigram embedding")
 def site_bigram_embedding() -> BigramEmbedding:
     """`train_bigram` on the site tokenizer's encoding of the site's training text, cached."""
     from groundup.site import site_corpus, site_tokenizer

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from groundup.atomic import atomic_write_text
+from groundup.cache import timed
 from groundup.model import GPT
 from groundup.site import SITE_TRAINING
 from groundup.train.config import TrainConfig
@@ -92,6 +93,7 @@ def first_updates(config: TrainConfig, steps: int) -> list[Update]:
 NO_WARMUP = {"max_steps": 200, "warmup_steps": 0, "min_lr": SITE_TRAINING["lr"]}
 
 
+@timed("first updates")
 def site_first_updates(steps: int, **training: Any) -> list[Update]:
     """`first_updates` of the site model's run (or a variant's), cached on disk."""
     from groundup import site
