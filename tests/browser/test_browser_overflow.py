@@ -6,10 +6,10 @@ Every page of the built site, at each width, in Debian's Chromium (see conftest.
   clientWidth`) is, or sits inside, a scroll container (computed `overflow-x` auto or
   scroll) within the article: wide content may scroll, it is never clipped;
 - the page itself is no wider than the window (nothing sticks out past its right edge);
-- at 1280 px, every code block (`div.highlight` in a `language-python*` block: the
-  package's snippets, the pages' executed code and the notebooks' cells) shows its
-  longest line whole, without scrolling: the package's lines are at most 100
-  characters (ruff), and docs/stylesheets/extra.css sizes the content column for them.
+- at 1280 px, every block of the package's code on an article (highlighted Python:
+  not printed output, which is plain text, nor a notebook's cells) shows its longest
+  line whole, without scrolling: the package's lines are at most 100 characters
+  (ruff), and docs/stylesheets/extra.css sizes the content column for them.
 
 What each width found goes to `overflow-<width>.md` in the artifacts folder.
 """
@@ -41,7 +41,9 @@ MEASURE = """(checkCode) => {
   const text = (el) => el.textContent.replace(/\\s+/g, " ").trim().slice(0, 50);
   const cut = [];
   for (const el of article.querySelectorAll("*")) {
-    if (el.scrollWidth <= el.clientWidth + 1) continue;
+    if (el.scrollWidth <= el.clientWidth + 2) continue;  // sub-pixel rounding
+    // KaTeX's own boxes and a figure's SVG parts: their container is what is checked
+    if (el.parentElement.closest(".katex") || el.closest("svg")) continue;
     let inScroller = false;
     for (let a = el; a && a !== article.parentElement; a = a.parentElement) {
       if (scrolls(a)) { inScroller = true; break; }
@@ -55,8 +57,11 @@ MEASURE = """(checkCode) => {
   if (checkCode) {
     const canvas = document.createElement("canvas").getContext("2d");
     for (const c of article.querySelectorAll(
-      "div[class*='language-python'].highlight pre > code"
+      "div.highlight pre > code"
     )) {
+      // the package's code: Python with keywords, not printed output (plain text) and
+      // not a notebook's cells (the pages' executed blocks, out of the search index)
+      if (c.closest("[data-search-exclude]") || !c.querySelector(".k, .kn, .kd")) continue;
       const own = c.textContent.replace(/\\n$/, "").split("\\n");
       lines += own.length;
       if (c.scrollWidth <= c.clientWidth) continue;
