@@ -56,6 +56,12 @@ def read_snapshot(
     return tuple((name, text) for name, text in json.loads(raw.decode("utf-8")))
 
 
+def snapshot_metadata(meta_path: Path = SNAPSHOT_META) -> dict[str, object]:
+    """What `corpus.meta.json` records: the source Python, license, sizes and checksums."""
+    meta: dict[str, object] = json.loads(meta_path.read_text(encoding="utf-8"))
+    return meta
+
+
 @cache
 def default_documents() -> tuple[tuple[str, str], ...]:
     """The built-in corpus as (name, text) documents, sorted by name (checked, cached)."""

@@ -2,7 +2,7 @@
 
 Every article that needs "the site tokenizer" calls `site_tokenizer()`, and
 every article that needs "the site model" calls `load_site_model()`. The first
-call trains it (a second or two for the tokenizer, two or three minutes for the
+call trains it (ten seconds or so for the tokenizer, a few minutes for the
 model) and later calls load it from the cache, keyed by a hash of the corpus,
 the settings and the code that produces it.
 """
@@ -74,9 +74,6 @@ _MODEL_CODE = (
 )
 
 
-SITE_TOKENIZER_SAMPLE = 8  # the tokenizer learns its merges from every 8th training document
-
-
 @cache
 def site_corpus() -> tuple[str, str]:
     """The site's (train, held-out) text: the built-in corpus, about 10% of its documents held out.
@@ -88,25 +85,14 @@ def site_corpus() -> tuple[str, str]:
     return join_documents(train), join_documents(heldout)
 
 
-@cache
-def site_tokenizer_text() -> str:
-    """The text the site tokenizer is trained on: every 8th training document.
-
-    A fixed sample (about an eighth of the training text) keeps BPE training, which is
-    pure Python, to seconds; the model still trains on all of the training text.
-    """
-    train, _ = split_documents(default_documents(), holdout=0.1)
-    return join_documents(train[::SITE_TOKENIZER_SAMPLE])
-
-
 # --8<-- [start:site_tokenizer]
 def site_tokenizer(
     vocab_size: int = SITE_VOCAB_SIZE,
     pattern: str = GPT4_SPLIT_PATTERN,
     special_tokens: tuple[str, ...] = SITE_SPECIAL_TOKENS,
 ) -> BPETokenizer:
-    """Our tokenizer trained on a fixed sample of the site's training text, cached on disk."""
-    train_text = site_tokenizer_text()
+    """Our tokenizer trained on the site's training text, cached on disk."""
+    train_text, _ = site_corpus()
     inputs = {
         "corpus": hashlib.sha256(train_text.encode()).hexdigest(),
         "vocab_size": vocab_size,

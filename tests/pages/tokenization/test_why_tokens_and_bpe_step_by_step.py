@@ -168,9 +168,9 @@ def test_why_tokens_claims(corpus, tok) -> None:
     assert len(held_words) < len(ids) < len(char_units(heldout)) <= len(byte_units(heldout))
     for text in ["Tokenizers turn text into integers.", "naïve café ☕", "x = {'a': [1, 2]}"]:
         assert tok.decode(tok.encode(text)) == text
-    for word in (" text", " integers", "ing", "ization", " re", " subclass"):
+    for word in (" text", " into", "ing", "ization", " re", " subclass"):
         assert tok.encode(word) == [tok.ranks[word.encode()]]
-    assert "Tokenizer" not in train_text
+    assert "Tokenizers" not in train_text
     assert len(tok.encode("Tokenizers")) > 1
     assert [tok.token_bytes(i) for i in tok.encode(" subclassing")] == [b" subclass", b"ing"]
 
