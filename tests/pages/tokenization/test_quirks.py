@@ -6,7 +6,6 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-import regex
 
 from groundup.pages.tokenization.quirks.measurements import (
     language_costs,
