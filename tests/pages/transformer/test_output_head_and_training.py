@@ -442,12 +442,10 @@ def test_site_run_claims(site) -> None:
     tc = site.train_config
     n_train = len(open_tokens(site_token_files()[0]))
     seen = tc.max_steps * tc.batch_size * tc.block_size
-    assert seen / n_train > 10  # about 12 passes
+    assert seen < n_train  # "larger than the predictions of the run"
     tail = float(np.mean(site.losses[-50:]))
-    assert tail < site.heldout_loss - 1.0  # it memorises
-    ev = site.eval_losses
-    assert ev[400] - ev[600] < 0.15  # held-out flattens...
-    assert np.mean(site.losses[350:400]) - tail > 0.2  # ...training keeps falling
+    # "no chance to memorise": the two losses stay within half a nat of each other
+    assert abs(site.heldout_loss - tail) < 0.5
     assert site.unigram_loss - site.heldout_loss > 1.0
     assert site.losses[0] > math.log(site.model.config.vocab_size)
 

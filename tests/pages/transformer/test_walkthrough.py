@@ -349,8 +349,9 @@ def test_training_claims(site) -> None:
     assert site.train_seconds > 0 and len(site.losses) == cfg.max_steps
     assert max(site.eval_losses) <= cfg.max_steps
     seen = cfg.max_steps * cfg.batch_size * cfg.grad_accum_steps * cfg.block_size
-    assert seen > len(open_tokens(site_token_files()[0]))  # several passes over the text
-    assert sum(site.losses[-50:]) / 50 < site.heldout_loss  # training loss ends lower
+    assert seen < len(open_tokens(site_token_files()[0]))  # fewer than the training tokens
+    # "no chance to memorise": no large gap between the two
+    assert abs(sum(site.losses[-50:]) / 50 - site.heldout_loss) < 0.5
     assert (
         cfg.device == "cpu"
     )  # "trained on the build machine's CPU"; the time is printed, never promised
