@@ -27,16 +27,91 @@ def cache_in_tmp(tmp_path, monkeypatch) -> Path:
 
 
 # ------------------------------------------------------------------ default corpus
-def test_default_corpus_is_about_465_kb_of_english():
+# The sha256 of `default_corpus()`: the same on every Python 3.10 to 3.13, since the text
+# comes from the shipped snapshot, not from the running Python's own documentation.
+CORPUS_SHA256 = "c9c5dd0306b0569e6f6484f2911600be1d557033b76a6f3c1bb7950b9bc77545"
+# Training tokens of the corpus this snapshot replaced (Python 3.11.7's pydoc topics, the
+# first 90% of the text, encoded with the site tokenizer trained on it): 99,006.
+PREVIOUS_TRAINING_TOKENS = 99_006
+
+
+def test_default_corpus_is_the_same_text_on_every_python():
+    assert hashlib.sha256(corpus.default_corpus().encode("utf-8")).hexdigest() == CORPUS_SHA256
+
+
+def test_default_corpus_is_documentation_and_standard_library_sources():
+    docs = corpus.default_documents()
+    names = [name for name, _ in docs]
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert {n.split("/")[0] for n in names} == {"topics", "stdlib"}
+    assert "topics/assert" in names and "stdlib/json/decoder.py" in names
+    assert not any(
+        "/test/" in n or "/idlelib/" in n or "/_" in n.replace("/__", "/") for n in names
+    )
     text = corpus.default_corpus()
-    size = len(text.encode("utf-8"))
-    assert 400_000 < size < 550_000
-    ascii_share = sum(c.isascii() for c in text) / len(text)
-    assert ascii_share > 0.99
+    assert 7_000_000 < len(text.encode("utf-8")) < 12_000_000
+    assert text.endswith("\n") and text == corpus.join_documents(docs)
     words = text.lower().split()
     for common in ("the", "of", "and", "is", "a", "to"):
-        assert words.count(common) > 500, common
-    assert text.endswith("\n")
+        assert words.count(common) > 5_000, common
+
+
+def test_snapshot_metadata_names_its_source():
+    meta = corpus.snapshot_metadata()
+    assert meta["python_version"] == "3.11.7" and "PSF" in str(meta["license"])
+    assert meta["documents"] == len(corpus.default_documents())
+
+
+def _broken_copy(tmp_path: Path, edit) -> tuple[Path, Path]:
+    path, meta = tmp_path / corpus.SNAPSHOT.name, tmp_path / corpus.SNAPSHOT_META.name
+    path.write_bytes(edit(corpus.SNAPSHOT.read_bytes()))
+    meta.write_bytes(corpus.SNAPSHOT_META.read_bytes())
+    return path, meta
+
+
+def test_snapshot_checksum_is_verified(tmp_path):
+    path, meta = _broken_copy(tmp_path, lambda b: b)
+    assert corpus.read_snapshot(path, meta) == corpus.default_documents()
+
+    def flip(data: bytes) -> bytes:
+        return data[:1000] + bytes([data[1000] ^ 1]) + data[1001:]
+
+    path, meta = _broken_copy(tmp_path, flip)
+    with pytest.raises(corpus.CorruptCorpusError, match="damaged: sha256"):
+        corpus.read_snapshot(path, meta)
+    path, meta = _broken_copy(tmp_path, lambda b: b[:-100])  # truncated
+    with pytest.raises(corpus.CorruptCorpusError, match="damaged"):
+        corpus.read_snapshot(path, meta)
+
+
+def test_snapshot_text_checksum_is_verified(tmp_path):
+    import json
+    import lzma
+
+    raw = lzma.decompress(corpus.SNAPSHOT.read_bytes())
+    path, meta = tmp_path / "c.json.xz", tmp_path / "c.meta.json"
+    path.write_bytes(lzma.compress(raw.replace(b"the", b"teh", 1)))  # re-packed, edited text
+    record = json.loads(corpus.SNAPSHOT_META.read_text())
+    record["xz_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    meta.write_text(json.dumps(record))
+    with pytest.raises(corpus.CorruptCorpusError, match="holds other text"):
+        corpus.read_snapshot(path, meta)
+
+
+def test_snapshot_is_in_the_package_data():
+    import fnmatch
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["groundup"]
+    package = root / "code" / "groundup"
+    for path in (corpus.SNAPSHOT, corpus.SNAPSHOT_META, package / "data" / "LICENSE-PSF.txt"):
+        rel = path.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(rel, p) for p in patterns), rel
 
 
 def test_default_corpus_is_deterministic_across_processes():
@@ -186,10 +261,35 @@ def test_split_corpus_rejects_bad_holdout(holdout):
         corpus.split_corpus("a\nb\nc\n", holdout)
 
 
-def test_site_corpus_is_the_default_corpus_split():
+def test_site_corpus_holds_out_whole_documents():
+    train_docs, held_docs = corpus.split_documents(corpus.default_documents())
+    train_names = {n for n, _ in train_docs}
+    held_names = {n for n, _ in held_docs}
+    assert train_names.isdisjoint(held_names)
+    assert train_names | held_names == {n for n, _ in corpus.default_documents()}
+    assert 0.05 < len(held_names) / (len(train_names) + len(held_names)) < 0.15
     train, held = site.site_corpus()
-    assert train + held == corpus.default_corpus()
-    assert 0.09 < len(held) / (len(train) + len(held)) < 0.11
+    assert (train, held) == (corpus.join_documents(train_docs), corpus.join_documents(held_docs))
+    assert 0.04 < len(held) / (len(train) + len(held)) < 0.15
+    for _, text in held_docs[:20]:  # no held-out document is (part of) a training one
+        assert text not in train
+
+
+def test_held_out_documents_are_chosen_by_name():
+    docs = [(f"doc{i}", f"text {i}\n") for i in range(2000)]
+    train, held = corpus.split_documents(docs, 0.1)
+    assert 150 < len(held) < 250 and len(train) + len(held) == 2000
+    assert corpus.split_documents(docs[:1000], 0.1)[1] == [d for d in held if d in docs[:1000]]
+    with pytest.raises(ValueError, match="holdout"):
+        corpus.split_documents(docs, 1.0)
+
+
+def test_site_corpus_is_at_least_ten_times_the_previous_one_and_seen_less_than_once():
+    train, _ = site.site_corpus()
+    tokens = len(site.site_tokenizer().encode_ordinary(train))
+    assert tokens >= 10 * PREVIOUS_TRAINING_TOKENS
+    seen = site.SITE_TRAINING["max_steps"] * site.SITE_TRAINING["batch_size"]
+    assert tokens > seen * site.SITE_TRAINING["block_size"]
 
 
 # ------------------------------------------------------------------ held_out_sentence

@@ -1,26 +1,104 @@
 """Training text for the site: built in, a local file, or a URL downloaded once.
 
-The default corpus is the English documentation CPython ships in
-`pydoc_data.topics` (about 465 KB), so the site builds offline on any Python.
+The default corpus is a snapshot shipped inside the package (`groundup/data/`, about
+1.6 MB of xz): the documentation topics of CPython 3.11.7's `pydoc_data.topics` and the
+source files (docstrings, comments, code) of its standard library's public modules,
+under the PSF License. Being a file, not the running Python's own text, it is the same
+on every Python; its sha256 is checked at every load. `tools/snapshot_corpus.py`
+regenerates it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import lzma
 import re
 import urllib.error
 import urllib.request
+from functools import cache
 from pathlib import Path
 
 from groundup.atomic import atomic_write_bytes
 from groundup.cache import cache_dir
 
+SNAPSHOT = Path(__file__).resolve().parent / "data" / "corpus.json.xz"
+SNAPSHOT_META = SNAPSHOT.with_name("corpus.meta.json")
+
+
+class CorruptCorpusError(ValueError):
+    """The shipped corpus snapshot does not match the checksum recorded beside it."""
+
+
+def read_snapshot(
+    path: Path = SNAPSHOT, meta_path: Path = SNAPSHOT_META
+) -> tuple[tuple[str, str], ...]:
+    """The snapshot's documents, as (name, text) pairs sorted by name.
+
+    Raises `CorruptCorpusError` when the file's sha256, or that of the text inside it,
+    differs from the one recorded in `meta_path` (a damaged or edited snapshot).
+    """
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    packed = path.read_bytes()
+    digest = hashlib.sha256(packed).hexdigest()
+    if digest != meta["xz_sha256"]:
+        raise CorruptCorpusError(
+            f"corpus snapshot {path} is damaged: sha256 {digest}, expected {meta['xz_sha256']} "
+            f"(reinstall groundup, or regenerate it with tools/snapshot_corpus.py)"
+        )
+    raw = lzma.decompress(packed, format=lzma.FORMAT_XZ)
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != meta["json_sha256"]:
+        raise CorruptCorpusError(
+            f"corpus snapshot {path} holds other text: sha256 {digest}, "
+            f"expected {meta['json_sha256']}"
+        )
+    return tuple((name, text) for name, text in json.loads(raw.decode("utf-8")))
+
+
+def snapshot_metadata(meta_path: Path = SNAPSHOT_META) -> dict[str, object]:
+    """What `corpus.meta.json` records: the source Python, license, sizes and checksums."""
+    meta: dict[str, object] = json.loads(meta_path.read_text(encoding="utf-8"))
+    return meta
+
+
+@cache
+def default_documents() -> tuple[tuple[str, str], ...]:
+    """The built-in corpus as (name, text) documents, sorted by name (checked, cached)."""
+    return read_snapshot()
+
 
 def default_corpus() -> str:
-    """CPython's bundled documentation topics, joined in a fixed (sorted) order."""
-    from pydoc_data.topics import topics
+    """The built-in corpus as one text: its documents in order, a blank line between."""
+    return join_documents(default_documents())
 
-    return "\n\n".join(topics[name].strip() for name in sorted(topics)) + "\n"
+
+def join_documents(documents: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
+    """The texts of `documents`, in order, separated by a blank line."""
+    return "\n".join(text for _, text in documents)
+
+
+def is_heldout_document(name: str, holdout: float = 0.1) -> bool:
+    """Whether the document `name` is held out: its name's sha256 falls in the first `holdout`.
+
+    Chosen by name, not by position, so whole documents are held out (none is cut in
+    two) and adding or removing one document moves no other between the splits.
+    """
+    if not 0.0 < holdout < 1.0:
+        raise ValueError(f"holdout must be in (0, 1), got {holdout}")
+    value = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
+    return value < holdout * 2**64
+
+
+def split_documents(
+    documents: tuple[tuple[str, str], ...] | list[tuple[str, str]], holdout: float = 0.1
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Split documents into (train, held-out) lists by `is_heldout_document`, order kept."""
+    train: list[tuple[str, str]] = []
+    heldout: list[tuple[str, str]] = []
+    for name, text in documents:
+        (heldout if is_heldout_document(name, holdout) else train).append((name, text))
+    return train, heldout
 
 
 def load_corpus(source: str | Path | None = None) -> str:

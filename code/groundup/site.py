@@ -2,7 +2,7 @@
 
 Every article that needs "the site tokenizer" calls `site_tokenizer()`, and
 every article that needs "the site model" calls `load_site_model()`. The first
-call trains it (a second or two for the tokenizer, two or three minutes for the
+call trains it (ten seconds or so for the tokenizer, a few minutes for the
 model) and later calls load it from the cache, keyed by a hash of the corpus,
 the settings and the code that produces it. Within one process (a site build) it
 is loaded once: `groundup.cache.Memoized` returns the same object to every later
@@ -38,7 +38,7 @@ import groundup.train.optim
 import groundup.train.schedule
 from groundup.atomic import atomic_write_text
 from groundup.cache import Memoized, cache_path, timed
-from groundup.corpus import load_corpus, split_corpus
+from groundup.corpus import default_documents, join_documents, split_documents
 from groundup.model import GPT, GPTConfig
 from groundup.tokenizer import GPT4_SPLIT_PATTERN, BPETokenizer
 from groundup.train import (
@@ -78,8 +78,13 @@ _MODEL_CODE = (
 
 @cache
 def site_corpus() -> tuple[str, str]:
-    """The site's (train, held-out) text: the built-in corpus, last 10% held out."""
-    return split_corpus(load_corpus(None), holdout=0.1)
+    """The site's (train, held-out) text: the built-in corpus, about 10% of its documents held out.
+
+    Whole documents are held out (`groundup.corpus.is_heldout_document`), so no held-out
+    text is the continuation of a training document.
+    """
+    train, heldout = split_documents(default_documents(), holdout=0.1)
+    return join_documents(train), join_documents(heldout)
 
 
 @Memoized  # loaded once per process (pages ask for it about ninety times a build)

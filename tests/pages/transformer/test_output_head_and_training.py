@@ -171,13 +171,14 @@ def test_top_next_tokens_and_rank() -> None:
 def test_page_predictions(site) -> None:
     model, tok = site.model, site.tokenizer
     text = site_corpus()[1]
-    cut = text.index('popitem()" raises') + len('popitem()" raises')
+    anchor = '"__hash__()" that\n   explicitly raises'
+    cut = text.index(anchor) + len(anchor)
     assert text[cut : cut + 4] == ' a "'
     prompts = [text[:cut], text[:cut] + ' a "']
     contexts = [tok.encode(p)[-128:] for p in prompts]
     truths = [tok.encode(text[cut : cut + 40])[0], tok.encode(text[cut + 4 : cut + 40])[0]]
     assert tok.decode([truths[0]]) == " a"
-    assert "KeyError".startswith(tok.decode([truths[1]]))  # one token, or "Key" on 3.13's text
+    assert "TypeError".startswith(tok.decode([truths[1]]))
     # the prompts tokenize like the file does: the true tokens follow in the full encoding
     full = tok.encode(text[: cut + 40])
     assert full[len(tok.encode(prompts[0])) :][:1] == [truths[0]]
@@ -442,12 +443,10 @@ def test_site_run_claims(site) -> None:
     tc = site.train_config
     n_train = len(open_tokens(site_token_files()[0]))
     seen = tc.max_steps * tc.batch_size * tc.block_size
-    assert seen / n_train > 10  # about 12 passes
+    assert seen < n_train  # "larger than the predictions of the run"
     tail = float(np.mean(site.losses[-50:]))
-    assert tail < site.heldout_loss - 1.0  # it memorises
-    ev = site.eval_losses
-    assert ev[400] - ev[600] < 0.15  # held-out flattens...
-    assert np.mean(site.losses[350:400]) - tail > 0.2  # ...training keeps falling
+    # "no chance to memorise": the two losses stay within half a nat of each other
+    assert abs(site.heldout_loss - tail) < 0.5
     assert site.unigram_loss - site.heldout_loss > 1.0
     assert site.losses[0] > math.log(site.model.config.vocab_size)
 

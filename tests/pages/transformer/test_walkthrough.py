@@ -52,7 +52,7 @@ def prompt_trace(site) -> tuple[torch.Tensor, ForwardTrace]:
 @pytest.fixture(scope="module")
 def heldout_batch(site) -> torch.Tensor:
     held = torch.tensor(site.tokenizer.encode_ordinary(site_corpus()[1]))
-    return windows(held, site.model.config.block_size)
+    return windows(held, site.model.config.block_size, count=100)  # as the page does
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +281,7 @@ def test_an_untrained_model_spreads_attention_evenly(site, heldout_batch) -> Non
 
 
 def test_site_model_head_claims(site, heldout_batch, heldout_scores) -> None:
-    assert heldout_batch.shape == (site.heldout_tokens // 128, 128)
+    assert heldout_batch.shape == (100, 128) and site.heldout_tokens > 100 * 128
     prev = torch.stack([s.previous for s in heldout_scores])
     peak = torch.stack([s.peak for s in heldout_scores])
     even = heldout_scores[0].even
@@ -349,8 +349,9 @@ def test_training_claims(site) -> None:
     assert site.train_seconds > 0 and len(site.losses) == cfg.max_steps
     assert max(site.eval_losses) <= cfg.max_steps
     seen = cfg.max_steps * cfg.batch_size * cfg.grad_accum_steps * cfg.block_size
-    assert seen > len(open_tokens(site_token_files()[0]))  # several passes over the text
-    assert sum(site.losses[-50:]) / 50 < site.heldout_loss  # training loss ends lower
+    assert seen < len(open_tokens(site_token_files()[0]))  # fewer than the training tokens
+    # "no chance to memorise": no large gap between the two
+    assert abs(sum(site.losses[-50:]) / 50 - site.heldout_loss) < 0.5
     assert (
         cfg.device == "cpu"
     )  # "trained on the build machine's CPU"; the time is printed, never promised

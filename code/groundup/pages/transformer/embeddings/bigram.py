@@ -26,7 +26,7 @@ from groundup.pages.transformer.timing import one_thread
 # among its 1,024 most frequent on Python 3.10 to 3.13, whose corpora differ.
 TOKEN_GROUPS: dict[str, list[str]] = {
     "digits": [str(i) for i in range(10)],
-    "determiners": [" the", " a", " an", " this", " each", " any", " its", " their"],
+    "determiners": [" the", " a", " an", " this", " each", " any", " its", " some"],
     "prepositions": [" of", " in", " for", " with", " from", " to", " on", " by"],
     "verbs": [" is", " are", " was", " be", " has", " can", " will", " may"],
     "Python types": [" object", " list", " dict", " tuple", " set", " bytes"],
