@@ -1,0 +1,599 @@
+"""No number typed in a page's prose may repeat one that the page's own code computes.
+
+A page states its measurements through its executed blocks (markdown-exec): a table,
+a sentence printed from the measured value. A number typed by hand in the prose next
+to it drifts the day the measurement changes ("trained in under three minutes" beside
+a measured 268 s). This test finds such numbers on every page of the built site.
+
+What counts as computed
+    The numbers that the page's executed blocks produced: the built page's article
+    (the real site, `real_site_build`) minus what the page's Markdown renders to on its
+    own. The Markdown is rendered here with the site's own extensions (mkdocs.yml),
+    executed blocks removed (their code kept where the page shows it,
+    `source="..."`), snippets included; every number of the built article that this
+    static rendering lacks (a multiset difference) came out of a block. The text
+    of figures (`<svg>`: axis ticks) and of the reading-time hook
+    (`<!--gu-reading-->` fragments) is left out of both.
+
+What counts as a number typed in prose
+    The static rendering's text outside code (`<pre>`, `<code>`), math (arithmatex
+    spans and blocks), figures, footnote reference marks and heading permalinks. The
+    front matter, link URLs, HTML attributes, snippet lines and code blocks never
+    reach that text. Within it, a *number* is a run of digits, with `,` thousands
+    separators, an optional decimal part and an optional `%`, that is
+
+    - not glued to a name: no letter, digit, `_` or `.` right before it, no
+      `-` joining it to a word or number before it (GPT-2, d_k, W_Q, fp16, x86-64, v1.2), no letter, digit or
+      `_` right after it (124M, 3x, 1e-5, 2nd);
+    - a quantity: it has decimals or a `%`, or it is an integer of at least 10
+      (single digits are counts such as "two heads", "step 3", and too common to
+      mean anything);
+    - not a year (an integer 1900 to 2030 written without a separator);
+    - not structural: not right after "step", "steps", "chapter", "section",
+      "figure", "table", "part", "page", "line", "lines", "question", "item" or "cell".
+
+When a typed number matches a computed one
+    Equal values; or one is the other rounded to the typed or printed precision
+    (typed 268 and printed 268.4; typed 99.8% and printed 99.83%; typed 99.83% and
+    printed 99.8%, when the printed value has decimals); or a typed percentage that
+    is a printed fraction times 100 (typed 99.8% and printed 0.998).
+
+A match fails the test unless `ALLOWED` lists it with a reason: a true constant, a
+fact about the outside world that the page's code happens to print too. Every other
+match must be produced by the block (print the sentence, or the phrase, from the
+measured value), so it cannot drift.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+
+import markdown
+import pytest
+import yaml
+from mkdocs.utils import meta as front_matter
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+
+def _load_notebook_hook():
+    """hooks/notebooks.py: the site's own reading of fenced and executed blocks."""
+    spec = importlib.util.spec_from_file_location(
+        "groundup_hooks_notebooks", ROOT / "hooks" / "notebooks.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+hook = _load_notebook_hook()
+
+
+# ------------------------------------------------------------------ the allowlist
+ALLOWED: dict[tuple[str, str], str] = {}
+"""(page, number as typed) -> why the typed number is a constant, not a measurement."""
+
+
+# ------------------------------------------------------------------ numbers in text
+NUMBER = re.compile(
+    r"(?<![\w.])(?<!\w-)"
+    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?(?P<pct>[ \u202f\u00a0]?%)?"
+    r"(?![\w])"
+)
+STRUCTURAL = {
+    "step",
+    "steps",
+    "chapter",
+    "section",
+    "figure",
+    "table",
+    "part",
+    "page",
+    "line",
+    "lines",
+    "question",
+    "item",
+    "cell",
+}
+_WORD_BEFORE = re.compile(r"([A-Za-z]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number as written: `text`, its value, its decimals, whether it is a percentage."""
+
+    text: str
+    value: Decimal
+    decimals: int
+    percent: bool
+    context: str = ""
+
+
+def numbers(text: str) -> list[Number]:
+    """Every number written in `text` that is not glued to a name (see the module)."""
+    found = []
+    for match in NUMBER.finditer(text):
+        frac = match["frac"] or ""
+        digits = match["int"].replace(",", "") + (f".{frac}" if frac else "")
+        start, end = max(0, match.start() - 60), min(len(text), match.end() + 60)
+        found.append(
+            Number(
+                text=match[0],
+                value=Decimal(digits),
+                decimals=len(frac),
+                percent=bool(match["pct"]),
+                context=text[start:end],
+            )
+        )
+    return found
+
+
+def is_quantity(number: Number, before: str) -> bool:
+    """A typed number worth checking: a decimal, a percentage or an integer of at
+    least 10, not a year, not right after a structural word (`before`: the text in
+    front of it)."""
+    if not (number.decimals or number.percent or number.value >= 10):
+        return False
+    if not number.decimals and not number.percent and "," not in number.text:
+        if 1900 <= number.value <= 2030:
+            return False
+    word = _WORD_BEFORE.search(before)
+    return not (word and word[1].lower() in STRUCTURAL)
+
+
+def typed_numbers(text: str) -> list[Number]:
+    """The numbers of prose `text` that the test checks (see the module)."""
+    found = []
+    for match in NUMBER.finditer(text):
+        (number,) = numbers(text[match.start() : match.end()])
+        start, end = max(0, match.start() - 60), min(len(text), match.end() + 60)
+        number = Number(number.text, number.value, number.decimals, number.percent, text[start:end])
+        if is_quantity(number, text[max(0, match.start() - 30) : match.start()]):
+            found.append(number)
+    return found
+
+
+def _rounded(value: Decimal, decimals: int) -> set[Decimal]:
+    quantum = Decimal(1).scaleb(-decimals)
+    return {value.quantize(quantum, rounding=r) for r in (ROUND_HALF_UP, ROUND_HALF_EVEN)}
+
+
+def matches(typed: Number, computed: Number) -> bool:
+    """Whether `typed` states `computed` (equal, or one rounds the other; see the module)."""
+    candidates = [(computed.value, computed.decimals)]
+    if typed.percent and not computed.percent and 0 < computed.value <= 1:
+        if computed.decimals >= 2:
+            candidates.append((computed.value * 100, computed.decimals - 2))
+    for value, decimals in candidates:
+        if typed.value == value:
+            return True
+        if typed.decimals < decimals and typed.value in _rounded(value, typed.decimals):
+            return True
+        if 0 < decimals < typed.decimals and value in _rounded(typed.value, decimals):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ text of a page's HTML
+_BLOCK_TAGS = {
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "br",
+    "dt",
+    "dd",
+    "figure",
+    "figcaption",
+    "details",
+    "summary",
+    "hr",
+    "section",
+    "article",
+}
+_VOID = {"br", "hr", "img", "input", "meta", "link", "source", "wbr", "col"}
+
+
+class _Text(HTMLParser):
+    """The text of an HTML fragment, twice: all of it but figures (`everything`) and
+    the prose alone (`prose`: no code, math, figures, footnote marks, permalinks)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.everything: list[str] = []
+        self.prose: list[str] = []
+        self._stack: list[tuple[str, bool, bool]] = []  # (tag, hides all, hides prose)
+
+    def _hidden(self) -> tuple[bool, bool]:
+        return any(s[1] for s in self._stack), any(s[2] for s in self._stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = set((dict(attrs).get("class") or "").split())
+        if tag in _BLOCK_TAGS:
+            self.everything.append("\n")
+            self.prose.append("\n")
+        if tag in _VOID:
+            return
+        hides_all = tag == "svg"
+        hides_prose = (
+            tag in {"pre", "code", "script", "style", "sup"}
+            or "arithmatex" in classes
+            or "headerlink" in classes
+            or "footnote-ref" in classes
+        )
+        self._stack.append((tag, hides_all, hides_prose))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        for i in range(len(self._stack) - 1, -1, -1):
+            if self._stack[i][0] == tag:
+                del self._stack[i:]
+                break
+        if tag in _BLOCK_TAGS:
+            self.everything.append("\n")
+            self.prose.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        hides_all, hides_prose = self._hidden()
+        if not hides_all:
+            self.everything.append(data)
+            if not hides_prose:
+                self.prose.append(data)
+
+
+def html_text(fragment: str) -> tuple[str, str]:
+    """(all text but figures, prose text) of an HTML fragment, spaces normalised
+    within lines."""
+    parser = _Text()
+    parser.feed(fragment)
+    parser.close()
+
+    def norm(parts: list[str]) -> str:
+        lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in "".join(parts).split("\n"))
+        return "\n".join(line for line in lines if line)
+
+    return norm(parser.everything), norm(parser.prose)
+
+
+def article(page_html: str) -> str:
+    """The `<article>` of a built page, without what the reading hook adds."""
+    start = page_html.find("<article")
+    end = page_html.rfind("</article>")
+    body = page_html[start:end] if start >= 0 and end > start else page_html
+    return re.sub(r"<!--gu-reading-->.*?<!--/gu-reading-->", "", body, flags=re.S)
+
+
+# ------------------------------------------------------------------ the static rendering
+class _IgnoreTags(yaml.SafeLoader):
+    """mkdocs.yml uses tags such as `!ENV`; only its plain structure is needed."""
+
+
+_IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def site_markdown(root: Path = ROOT) -> markdown.Markdown:
+    """A Markdown converter with the extensions of `root/mkdocs.yml` (snippets from
+    `root`), and MkDocs' own defaults (toc, tables, fenced_code)."""
+    config = yaml.load((root / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_IgnoreTags)
+    names: list[str] = ["toc", "tables", "fenced_code"]
+    configs: dict[str, dict] = {}
+    for ext in config.get("markdown_extensions") or []:
+        name, options = (ext, {}) if isinstance(ext, str) else next(iter(ext.items()))
+        if name not in names:
+            names.append(name)
+        configs[name] = dict(options or {})
+    if "pymdownx.snippets" in configs:
+        configs["pymdownx.snippets"]["base_path"] = [str(root)]
+    return markdown.Markdown(extensions=names, extension_configs=configs)
+
+
+def without_executed_blocks(source: str) -> str:
+    """The page's Markdown (front matter removed) with every executed block taken out,
+    or, where the page shows the block's code (`source="..."`), turned into a plain
+    code block of that code."""
+    body, _ = front_matter.get_data(source)
+    lines = body.splitlines()
+    for info, code, first, last in reversed(list(hook.fenced_blocks(body))):
+        language, options = hook.parse_info(info)
+        if not hook._to_bool(options.get("exec", "no")):
+            continue
+        indent = re.match(r"[ \t]*", lines[first - 1])[0]  # type: ignore[index]
+        shown = (
+            [f"{indent}```{language}", *(indent + c for c in code.splitlines()), f"{indent}```"]
+            if options.get("source")
+            else [""]
+        )
+        lines[first - 1 : last] = shown
+    return "\n".join(lines) + "\n"
+
+
+def static_html(source: str, root: Path = ROOT) -> str:
+    """What the page's Markdown renders to without running any block."""
+    return site_markdown(root).convert(without_executed_blocks(source))
+
+
+# ------------------------------------------------------------------ the check
+@dataclass(frozen=True)
+class Finding:
+    page: str
+    typed: Number
+    computed: Number
+
+    def __str__(self) -> str:
+        return (
+            f"{self.page}: {self.typed.text!r} typed in prose "
+            f"(...{self.typed.context.strip()}...) states {self.computed.text!r}, "
+            f"which a block computes (...{self.computed.context.strip()}...)"
+        )
+
+
+def computed_numbers(built_article: str, static: str) -> list[Number]:
+    """The numbers of the built article that the static rendering lacks, each as
+    often as it is missing (what the page's executed blocks produced)."""
+    built_all, _ = html_text(built_article)
+    static_all, _ = html_text(static)
+    missing = Counter(n.text for n in numbers(static_all))
+    found = []
+    for number in numbers(built_all):
+        if missing[number.text] > 0:
+            missing[number.text] -= 1
+        else:
+            found.append(number)
+    return found
+
+
+def findings(page: str, source: str, built_page: str, root: Path = ROOT) -> list[Finding]:
+    """Every number typed in `page`'s prose that states a number its blocks compute."""
+    static = static_html(source, root)
+    _, prose = html_text(static)
+    computed = computed_numbers(article(built_page), static)
+    found = []
+    for typed in typed_numbers(prose):
+        if (page, typed.text) in ALLOWED:
+            continue
+        for number in computed:
+            if matches(typed, number):
+                found.append(Finding(page, typed, number))
+                break
+    return found
+
+
+def built_path(site: Path, page: str) -> Path:
+    """The built HTML of docs/`page` (directory URLs)."""
+    stem = page[: -len(".md")]
+    if stem == "index" or stem.endswith("/index"):
+        return site / (stem + ".html")
+    return site / stem / "index.html"
+
+
+# ------------------------------------------------------------------ the rules, on small text
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("trained in 268 s", ["268"]),
+        ("a vocabulary of 50,257 tokens", ["50,257"]),
+        ("99.8% of the points, or 0.5 of them, and 12 %", ["99.8%", "0.5", "12 %"]),
+        ("a 64-dimensional vector", ["64"]),
+        ("GPT-2 and x86-64, d_k, W_Q2, fp16, v1.25, 124M, 3x, 1e-5, 2nd", []),
+        ("two heads, 3 layers, 9 steps", []),
+        ("in 2017 and in 2024, but 1,999 and 2048 tokens", ["1,999", "2048"]),
+        ("step 12, Chapter 10, table 11, lines 30 to 40", ["40"]),
+    ],
+    ids=[
+        "integer",
+        "separators",
+        "decimals-percent",
+        "hyphen-word",
+        "names",
+        "small",
+        "years",
+        "structural",
+    ],
+)
+def test_typed_numbers_rules(text, expected):
+    assert [n.text for n in typed_numbers(text)] == expected
+
+
+def _n(text: str) -> Number:
+    (number,) = numbers(text)
+    return number
+
+
+@pytest.mark.parametrize(
+    "typed,computed,expected",
+    [
+        ("268", "268", True),
+        ("268", "268.4", True),
+        ("268", "267.4", False),
+        ("99.8%", "99.83%", True),
+        ("99.83%", "99.8%", True),
+        ("100%", "99.8%", True),  # "100% on points it never saw" beside a printed 99.8%
+        ("100%", "99.4%", False),
+        ("99.8%", "0.998", True),
+        ("99.8%", "0.997", False),
+        ("3.14", "3", False),  # the printed integer has no decimals to round to
+        ("50,257", "50257", True),
+        ("12", "120", False),
+    ],
+)
+def test_matches(typed, computed, expected):
+    assert matches(_n(typed), _n(computed)) is expected
+
+
+def test_html_text_separates_prose_from_code_math_and_figures():
+    fragment = (
+        '<h2 id="a">Sizes 11 <a class="headerlink" href="#a">12</a></h2>'
+        "<p>We saw 13 cases <sup id='fnref:1'><a class='footnote-ref'>14</a></sup>, "
+        '<code>15</code> and <span class="arithmatex">\\(16\\)</span>.</p>'
+        "<pre><code>17</code></pre><svg><text>18</text></svg><p>19</p>"
+    )
+    everything, prose = html_text(fragment)
+    assert [n.text for n in numbers(prose)] == ["11", "13", "19"]
+    assert [n.text for n in numbers(everything)] == ["11", "12", "13", "14", "15", "16", "17", "19"]
+
+
+def test_static_rendering_drops_executed_output_but_keeps_shown_code():
+    source = (
+        "---\ntitle: x 77\n---\n# Page\n\nText with 11.\n\n"
+        '```python exec="on"\nprint(12 * 100)\n```\n\n'
+        '```python exec="on" source="above" result="text"\nprint(13 * 100)\n```\n\n'
+        "[a link](https://example.com/99)\n"
+    )
+    everything, prose = html_text(static_html(source))
+    assert [n.text for n in numbers(prose)] == ["11"]
+    assert [n.text for n in numbers(everything)] == ["11", "13", "100"]
+
+
+# ------------------------------------------------------------------ the check, on a small page
+SMALL_PAGE = (
+    "# Page\n\nThe run took 268 s, and 10 threads ran.\n\n"
+    '```python exec="on"\nprint(f"Measured: {267.6:.1f} s on {10} threads.")\n```\n'
+)
+SMALL_BUILT = (
+    "<html><body><article><!--gu-reading--><p>1 min read, 268</p><!--/gu-reading-->"
+    "<h1>Page</h1><p>The run took 268 s, and 10 threads ran.</p>"
+    "<p>Measured: 267.6 s on 10 threads.</p></article></body></html>"
+)
+
+
+def test_a_typed_measurement_is_found():
+    found = findings("small.md", SMALL_PAGE, SMALL_BUILT)
+    assert [(f.typed.text, f.computed.text) for f in found] == [("268", "267.6"), ("10", "10")]
+    assert "small.md: '268' typed in prose" in str(found[0])
+
+
+def test_a_generated_phrase_is_not_found():
+    page = SMALL_PAGE.replace("The run took 268 s, and 10 threads ran.", "The run is below.")
+    built = SMALL_BUILT.replace("The run took 268 s, and 10 threads ran.", "The run is below.")
+    assert findings("small.md", page, built) == []
+
+
+def test_an_allowed_constant_is_not_found(monkeypatch):
+    monkeypatch.setitem(ALLOWED, ("small.md", "268"), "a test's constant")
+    monkeypatch.setitem(ALLOWED, ("small.md", "10"), "a test's constant")
+    assert findings("small.md", SMALL_PAGE, SMALL_BUILT) == []
+
+
+def test_a_small_site_built_with_markdown_exec(tmp_path):
+    """End to end: markdown-exec's real output, found by the static rendering."""
+    import os
+    import subprocess
+
+    config = {
+        "site_name": "Prose numbers",
+        "plugins": ["markdown-exec"],
+        "markdown_extensions": ["pymdownx.superfences", "tables"],
+    }
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    page = (
+        "# Page\n\nAccuracy was 99.8% on 1,500 points.\n\n"
+        '```python exec="on"\nacc = 1497 / 1500\n'
+        'print(f"| points | accuracy |\\n|---|---|\\n| {1500:,} | {acc:.2%} |")\n```\n\n'
+        '```python exec="on" result="text"\nprint(round(2 / 3, 3))\n```\n\n'
+        "Two thirds is about 0.67.\n"
+    )
+    (tmp_path / "docs" / "index.md").write_text(page, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "out")],
+        cwd=tmp_path,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    found = findings("index.md", page, built, root=tmp_path)
+    assert [(f.typed.text, f.computed.text) for f in found] == [
+        ("99.8%", "99.80%"),
+        ("1,500", "1,500"),
+        ("0.67", "0.667"),
+    ]
+
+
+# ------------------------------------------------------------------ the real site
+def _built_pages(site: Path) -> list[tuple[str, str, str]]:
+    """(page, Markdown source, built HTML) of every docs page the site built."""
+    pages = []
+    for source in sorted(DOCS.rglob("*.md")):
+        page = source.relative_to(DOCS).as_posix()
+        built = built_path(site, page)
+        assert built.is_file(), f"{page} was not built"
+        pages.append((page, source.read_text(encoding="utf-8"), built.read_text("utf-8")))
+    return pages
+
+
+@pytest.fixture(scope="module")
+def real_pages(real_site_build) -> list[tuple[str, str, str]]:
+    site, result = real_site_build
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return _built_pages(site)
+
+
+def test_no_page_types_a_number_its_blocks_compute(real_pages):
+    found = [str(f) for page, source, built in real_pages for f in findings(page, source, built)]
+    assert found == [], "\n".join(found)
+
+
+def test_every_allowed_number_is_still_typed_and_computed(real_pages):
+    """No stale entry: each allowed number is typed on its page and matches a computed one."""
+    by_page = {page: (source, built) for page, source, built in real_pages}
+    stale = []
+    for (page, text), reason in ALLOWED.items():
+        assert reason.strip(), (page, text)
+        source, built = by_page[page]
+        static = static_html(source)
+        typed = [n for n in typed_numbers(html_text(static)[1]) if n.text == text]
+        computed = computed_numbers(article(built), static)
+        if not any(matches(t, c) for t in typed for c in computed):
+            stale.append((page, text))
+    assert stale == []
+
+
+def test_the_check_fails_when_a_computed_number_is_typed_on_a_real_page(real_pages):
+    """The deliberate breakage, on every page that computes a number: type one of its
+    computed numbers into a new paragraph of the page (its Markdown and its built
+    HTML alike), and the check must name it."""
+    tried = 0
+    for page, source, built in real_pages:
+        static = static_html(source)
+        computed = [
+            c
+            for c in computed_numbers(article(built), static)
+            if typed_numbers(c.text) and (page, c.text) not in ALLOWED
+        ]
+        if not computed:
+            continue
+        number = computed[len(computed) // 2]
+        sentence = f"We measured {number.text} here."
+        end = built.rfind("</article>")
+        broken = built[:end] + f"<p>{sentence}</p>" + built[end:]
+        found = findings(page, source + f"\n\n{sentence}\n", broken)
+        assert [f.typed.text for f in found if sentence in f.typed.context] == [number.text], page
+        tried += 1
+    assert tried >= 15
