@@ -18,8 +18,9 @@ What counts as computed
 What counts as a number typed in prose
     The static rendering's text outside code (`<pre>`, `<code>`), math (arithmatex
     spans and blocks), figures, footnote reference marks and heading permalinks. The
-    front matter, link URLs, HTML attributes, snippet lines and code blocks never
-    reach that text. Within it, a *number* is a run of digits, with `,` thousands
+    front matter, link URLs, HTML attributes, code blocks and the files a page
+    includes with a snippet line (benchmarks/RESULTS.md, which its scripts write)
+    never reach that text. Within it, a *number* is a run of digits, with `,` thousands
     separators, an optional decimal part and an optional `%`, that is
 
     - not glued to a name: no letter, digit, `_` or `.` right before it, no
@@ -331,9 +332,30 @@ def without_executed_blocks(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def static_html(source: str, root: Path = ROOT) -> str:
-    """What the page's Markdown renders to without running any block."""
-    return site_markdown(root).convert(without_executed_blocks(source))
+def static_html(source: str, root: Path = ROOT, snippets: bool = True) -> str:
+    """What the page's Markdown renders to without running any block; without the
+    files it includes by snippet lines outside code blocks if not `snippets` (such a
+    file is written by a script, e.g. benchmarks/RESULTS.md, not typed on the page)."""
+    text = without_executed_blocks(source)
+    if not snippets:
+        text = without_included_files(text)
+    return site_markdown(root).convert(text)
+
+
+def without_included_files(text: str) -> str:
+    """`text` without its snippet lines (and `--8<--` blocks) outside fenced blocks."""
+    lines = text.splitlines()
+    fenced = {n for _, _, a, b in hook.fenced_blocks(text) for n in range(a, b + 1)}
+    kept, in_block = [], False
+    for number, line in enumerate(lines, start=1):
+        if number not in fenced:
+            if hook._SNIPPET_BLOCK_MARK.match(line):
+                in_block = not in_block
+                continue
+            if in_block or hook._SNIPPET_LINE.match(line):
+                continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"
 
 
 # ------------------------------------------------------------------ the check
@@ -369,7 +391,7 @@ def computed_numbers(built_article: str, static: str) -> list[Number]:
 def findings(page: str, source: str, built_page: str, root: Path = ROOT) -> list[Finding]:
     """Every number typed in `page`'s prose that states a number its blocks compute."""
     static = static_html(source, root)
-    _, prose = html_text(static)
+    _, prose = html_text(static_html(source, root, snippets=False))
     computed = computed_numbers(article(built_page), static)
     found = []
     for typed in typed_numbers(prose):
@@ -568,7 +590,8 @@ def test_every_allowed_number_is_still_typed_and_computed(real_pages):
         assert reason.strip(), (page, text)
         source, built = by_page[page]
         static = static_html(source)
-        typed = [n for n in typed_numbers(html_text(static)[1]) if n.text == text]
+        prose = html_text(static_html(source, snippets=False))[1]
+        typed = [n for n in typed_numbers(prose) if n.text == text]
         computed = computed_numbers(article(built), static)
         if not any(matches(t, c) for t in typed for c in computed):
             stale.append((page, text))
