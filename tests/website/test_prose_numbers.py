@@ -90,6 +90,11 @@ GPT2_BYTES = (
     "0 to 31 and the other bytes without a visible Latin-1 character take code points "
     "from 256 on"
 )
+BERT_RATE = (
+    "BERT's masking rate, 15% of positions (Devlin et al. 2019, "
+    "https://arxiv.org/abs/1810.04805); the block measures how often mask_for_mlm "
+    "chose a position"
+)
 ALLOWED: dict[tuple[str, str], str] = {
     ("tokenization/bpe-step-by-step.md", "the 256 possible bytes"): BYTE_VALUES,
     ("tokenization/bpe-step-by-step.md", "(256 bytes plus one token per merge)"): BYTE_VALUES,
@@ -105,6 +110,9 @@ ALLOWED: dict[tuple[str, str], str] = {
         "the stream sizes of the memory test this sentence describes "
         "(tests/tokenizer/test_stream_memory.py), not the 20 KB slice a block prints"
     ),
+    ("transformer/encoder-decoder.md", "at BERT's rate of 15%"): BERT_RATE,
+    ("transformer/encoder-decoder.md", "about 15% of tokens"): BERT_RATE,
+    ("transformer/encoder-decoder.md", "about 15% of positions"): BERT_RATE,
     ("tokenization/quirks.md", "up to about 15 times"): (
         "Petrov et al. (2023), https://arxiv.org/abs/2305.15425, quoted; a digit "
         "split on the page prints a 15 by chance"
