@@ -103,8 +103,13 @@ def test_hook_refuses_a_bad_number_of_workers(monkeypatch, value):
 
 def test_hook_does_nothing_by_default(monkeypatch):
     monkeypatch.delenv("GROUNDUP_BUILD_WORKERS", raising=False)
-    called = []
-    monkeypatch.setattr(site_runs, "train_site_runs", lambda *a: called.append(a) or [])
+    called: list[tuple[int, ...]] = []
+
+    def record(*args: int) -> list[Path]:
+        called.append(args)
+        return []
+
+    monkeypatch.setattr(site_runs, "train_site_runs", record)
     _hook().on_pre_build(config=None)
     assert called == []
     monkeypatch.setenv("GROUNDUP_BUILD_WORKERS", "3")

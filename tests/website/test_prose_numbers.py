@@ -50,11 +50,13 @@ measured value), so it cannot drift.
 from __future__ import annotations
 
 import importlib.util
+import io
 import re
 import sys
+import tokenize
 from collections import Counter
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -95,6 +97,11 @@ BERT_RATE = (
     "https://arxiv.org/abs/1810.04805); the block measures how often mask_for_mlm "
     "chose a position"
 )
+EXAMPLE_IDS = "two token ids picked to make a point about ids; any two would do"
+NO_WARMUP_STEPS = (
+    "the no-warmup variant's length, a setting (NO_WARMUP in "
+    "groundup.pages.transformer.output_head_and_training.warmup, which the page imports)"
+)
 ALLOWED: dict[tuple[str, str], str] = {
     ("tokenization/bpe-step-by-step.md", "the 256 possible bytes"): BYTE_VALUES,
     ("tokenization/bpe-step-by-step.md", "(256 bytes plus one token per merge)"): BYTE_VALUES,
@@ -113,9 +120,21 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("transformer/encoder-decoder.md", "at BERT's rate of 15%"): BERT_RATE,
     ("transformer/encoder-decoder.md", "about 15% of tokens"): BERT_RATE,
     ("transformer/encoder-decoder.md", "about 15% of positions"): BERT_RATE,
-    ("tokenization/quirks.md", "up to about 15 times"): (
-        "Petrov et al. (2023), https://arxiv.org/abs/2305.15425, quoted; a digit "
-        "split on the page prints a 15 by chance"
+    ("tokenization/tokenizers-in-practice.md", "Python 3.11.7's files"): (
+        "the CPython version the corpus snapshot was taken from, a version number "
+        "(code/groundup/data/corpus.meta.json records it; the block prints it from there)"
+    ),
+    ("transformer/embeddings.md", "the number 266 as a number: id 266"): EXAMPLE_IDS,
+    ("transformer/embeddings.md", "than id 259"): EXAMPLE_IDS,
+    ("transformer/output-head-and-training.md", "for 200 updates"): NO_WARMUP_STEPS,
+    ("transformer/output-head-and-training.md", "over those 200 updates"): NO_WARMUP_STEPS,
+    ("transformer/output-head-and-training.md", "behind a 64-byte"): (
+        "the token file's header size, a constant of groundup.train.data's file format"
+    ),
+    ("transformer/residuals-and-norms.md", "(standard deviation 0.02"): (
+        "GPT-2's published initialisation (normal with standard deviation 0.02, "
+        "https://github.com/openai/gpt-2/blob/master/src/model.py), which the site "
+        "model's init follows"
     ),
     ("transformer/huggingface.md", "blocks of 64 or 256, in SIMD lanes of 8 or 16"): (
         "how numeric libraries split a float32 sum: typical block sizes, and the lanes of "
@@ -453,14 +472,40 @@ def computed_numbers(built_article: str, static: str) -> list[Number]:
     return [number for number, m in zip(built, matched, strict=True) if not m]
 
 
+def settings(source: str) -> set[Decimal]:
+    """The numeric literals in the code of `source`'s executed blocks: values the page
+    chooses (a model's width, a number of samples), not values its blocks measure. A
+    block that prints its own setting does not make the prose's mention of it a copy of a
+    measurement; changing the setting changes what the block prints beside it."""
+    body, _ = front_matter.get_data(source)
+    values = set()
+    for info, code, _first, _last in hook.fenced_blocks(body):
+        _language, options = hook.parse_info(info)
+        if not hook._to_bool(options.get("exec", "no")):
+            continue
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+        except (tokenize.TokenError, SyntaxError):
+            continue
+        for token in tokens:
+            if token.type == tokenize.NUMBER:
+                try:
+                    values.add(Decimal(token.string.replace("_", "")))
+                except InvalidOperation:
+                    continue  # 1e-5, 0x1F, 2j: not a plain decimal
+    return values
+
+
 def findings(page: str, source: str, built_page: str, root: Path = ROOT) -> list[Finding]:
-    """Every number typed in `page`'s prose that states a number its blocks compute."""
+    """Every number typed in `page`'s prose that states a number its blocks compute
+    (and that is not one of the page's own settings, see `settings`)."""
     static = static_html(source, root)
     _, prose = html_text(static_html(source, root, snippets=False))
     computed = computed_numbers(article(built_page), static)
+    chosen = settings(source)
     found = []
     for typed in typed_numbers(prose):
-        if allowed(page, typed):
+        if allowed(page, typed) or (not typed.percent and typed.value in chosen):
             continue
         for number in computed:
             if matches(typed, number):
@@ -601,8 +646,8 @@ def test_a_small_site_built_with_markdown_exec(tmp_path):
     (tmp_path / "docs").mkdir()
     page = (
         "# Page\n\nAccuracy was 99.8% on 1,500 points.\n\n"
-        '```python exec="on"\nacc = 1497 / 1500\n'
-        'print(f"| points | accuracy |\\n|---|---|\\n| {1500:,} | {acc:.2%} |")\n```\n\n'
+        '```python exec="on"\npoints = [1] * 1497 + [0] * 3\nacc = sum(points) / len(points)\n'
+        'print(f"| points | accuracy |\\n|---|---|\\n| {len(points):,} | {acc:.2%} |")\n```\n\n'
         '```python exec="on" result="text"\nprint(round(2 / 3, 3))\n```\n\n'
         "Two thirds is about 0.67.\n"
     )
@@ -673,7 +718,12 @@ def test_the_check_fails_when_a_computed_number_is_typed_on_a_real_page(real_pag
     tried = 0
     for page, source, built in real_pages:
         static = static_html(source)
-        computed = [c for c in computed_numbers(article(built), static) if typed_numbers(c.text)]
+        chosen = settings(source)
+        computed = [
+            c
+            for c in computed_numbers(article(built), static)
+            if typed_numbers(c.text) and (c.percent or c.value not in chosen)
+        ]  # a measured number, not one of the page's settings
         if not computed:
             continue
         number = computed[len(computed) // 2]
