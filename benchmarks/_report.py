@@ -20,6 +20,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -129,6 +130,15 @@ def save_results(
     for line in summary(results):
         log(line.replace("**", ""))
     log(f"wrote {md_path} and {json_path} ({results['wall_s'] / 60:.1f} min)")
+
+
+def exit_on_dirty_tree(main: Callable[[], None]) -> None:
+    """Run a benchmark's `main`; a DirtyTreeError (at the start or before writing) ends
+    the process with the reason, as `error: ...`, and no traceback."""
+    try:
+        main()
+    except DirtyTreeError as refused:
+        sys.exit(f"error: {refused}")
 
 
 def machine_info() -> dict[str, Any]:

@@ -56,10 +56,10 @@ from groundup.pages.benchmarks import MB, MMAP_THRESHOLD, attention_memory_sweep
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
 from _report import (  # noqa: E402
-    DirtyTreeError,
     LoadMonitor,
     check_publishable,
     commit_cell,
+    exit_on_dirty_tree,
     git_state,
     markers,
     run_facts,
@@ -679,10 +679,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     git = git_state()  # before writing anything: the commit state is the code's
-    try:
-        check_publishable(git, args.allow_dirty, "measure")
-    except DirtyTreeError as refused:
-        sys.exit(f"error: {refused}")
+    check_publishable(git, args.allow_dirty, "measure")
     run_start = time.perf_counter()
     torch.set_num_threads(args.threads)
     load = LoadMonitor()
@@ -791,20 +788,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "inference": inference,
         "memory": memory,
     }
-    try:
-        save_results(
-            results,
-            name="model",
-            json_path=args.json,
-            md_path=args.output,
-            render=render_markdown,
-            summary=summary_lines,
-            log=log,
-            allow_dirty=args.allow_dirty,
-        )
-    except DirtyTreeError as refused:
-        sys.exit(f"error: {refused}")
+    save_results(
+        results,
+        name="model",
+        json_path=args.json,
+        md_path=args.output,
+        render=render_markdown,
+        summary=summary_lines,
+        log=log,
+        allow_dirty=args.allow_dirty,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_dirty_tree(main)

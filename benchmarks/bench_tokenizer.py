@@ -57,10 +57,10 @@ from groundup.tokenizer.interop import to_tiktoken, train_hf_bpe  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
 from _report import (  # noqa: E402
-    DirtyTreeError,
     LoadMonitor,
     check_publishable,
     commit_cell,
+    exit_on_dirty_tree,
     git_state,
     markers,
     run_facts,
@@ -573,10 +573,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     git = git_state()  # before writing anything, so the commit state is the code's
-    try:
-        check_publishable(git, args.allow_dirty, "measure")
-    except DirtyTreeError as e:
-        sys.exit(f"error: {e}")
+    check_publishable(git, args.allow_dirty, "measure")
     run_start = time.perf_counter()
     load = LoadMonitor()
     load_start = load.sample()
@@ -665,20 +662,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "training": training,
         "encoding": encoding,
     }
-    try:
-        save_results(
-            results,
-            name="tokenizer",
-            json_path=args.json,
-            md_path=args.output,
-            render=render_markdown,
-            summary=summary_lines,
-            log=log,
-            allow_dirty=args.allow_dirty,
-        )
-    except DirtyTreeError as e:
-        sys.exit(f"error: {e}")
+    save_results(
+        results,
+        name="tokenizer",
+        json_path=args.json,
+        md_path=args.output,
+        render=render_markdown,
+        summary=summary_lines,
+        log=log,
+        allow_dirty=args.allow_dirty,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_dirty_tree(main)
