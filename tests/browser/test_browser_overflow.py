@@ -16,9 +16,9 @@ What each width found goes to `overflow-<width>.md` in the artifacts folder.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from site_paths import site_pages
 
 WIDTHS = (390, 1280)
 CODE_FITS_FROM = 1280  # from this window width, code blocks need no horizontal scroll
@@ -87,16 +87,6 @@ MEASURE = """(checkCode) => {
     window: innerWidth,
   };
 }"""
-
-
-def site_pages(built_site: Path) -> list[str]:
-    """Every page of the built site, as a path relative to the site root ('' is home)."""
-    pages = sorted(
-        ("" if p.parent == built_site else p.parent.relative_to(built_site).as_posix() + "/")
-        for p in built_site.rglob("index.html")
-    )
-    assert len(pages) > 10, f"only {len(pages)} pages found in {built_site}"
-    return pages
 
 
 @pytest.mark.parametrize("width", WIDTHS, ids=[f"{w}px" for w in WIDTHS])

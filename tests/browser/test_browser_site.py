@@ -19,6 +19,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Request
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from site_paths import site_pages
+
 ROOT = Path(__file__).resolve().parents[2]
 BUDGET = 1_500_000  # bytes per page, uncompressed, cold cache
 SEARCH_INDEX = "search/search_index.json"
@@ -26,16 +28,6 @@ LIGHT, DARK = "default", "slate"
 
 
 # ------------------------------------------------------------------ helpers
-def site_pages(built_site: Path) -> list[str]:
-    """Every page of the built site, as a path relative to the site root ('' is home)."""
-    pages = sorted(
-        ("" if p.parent == built_site else p.parent.relative_to(built_site).as_posix() + "/")
-        for p in built_site.rglob("index.html")
-    )
-    assert len(pages) > 10, f"only {len(pages)} pages found in {built_site}"
-    return pages
-
-
 _SECTION = re.compile(
     r"-{1,}8<-{1,}[ \t]+\[[ \t]*(start|end)[ \t]*:[ \t]*([a-z][-_0-9a-z]*)[ \t]*\]", re.IGNORECASE
 )
