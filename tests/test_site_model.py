@@ -92,3 +92,26 @@ def test_heldout_loss_needs_two_tokens():
     model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, d_model=4))
     with pytest.raises(ValueError, match="at least 2 tokens"):
         heldout_loss(model, np.array([1]))
+
+
+def test_the_heldout_loss_is_scored_once_and_kept_in_the_summary(site):
+    """A load reads the held-out loss the run's summary keeps; a summary scored by other
+    code (another key) is scored again, to the same value."""
+    import json
+
+    from groundup import site as site_module
+
+    summary_path = site.run_dir / "summary.json"
+    original = summary_path.read_text()
+    kept = json.loads(original)["heldout"]
+    assert kept["loss"] == site.heldout_loss
+    assert site.heldout_loss == heldout_loss(site.model, open_tokens(site_token_files()[1]))
+    try:
+        for key, expected in ((kept["key"], 99.0), ("scored by other code", site.heldout_loss)):
+            summary = {**json.loads(original), "heldout": {"key": key, "loss": 99.0}}
+            summary_path.write_text(json.dumps(summary))
+            site_module._load_run.cache_clear()
+            assert load_site_model().heldout_loss == expected
+    finally:
+        summary_path.write_text(original)
+        site_module._load_run.cache_clear()

@@ -32,12 +32,13 @@ import groundup.tokenizer.files
 import groundup.tokenizer.train
 import groundup.train.checkpoint
 import groundup.train.data
+import groundup.train.heldout
 import groundup.train.loop
 import groundup.train.loss
 import groundup.train.optim
 import groundup.train.schedule
 from groundup.atomic import atomic_write_text
-from groundup.cache import Memoized, cache_path, timed
+from groundup.cache import Memoized, cache_path, fingerprint, timed
 from groundup.corpus import default_documents, join_documents, split_documents
 from groundup.model import GPT, GPTConfig
 from groundup.tokenizer import GPT4_SPLIT_PATTERN, BPETokenizer
@@ -229,6 +230,22 @@ def site_run_dir(model: dict[str, Any] | None = None, **training: Any) -> Path:
     return cache_path("site-model", key, _MODEL_CODE)
 
 
+def _scored_heldout_loss(
+    run_dir: Path, summary: dict[str, Any], gpt: GPT, heldout_path: Path
+) -> float:
+    """The model's mean loss over every held-out token, scored once per run and kept in
+    its summary.json (keyed by the held-out tokens and the scoring code), so a warm build
+    reads it instead of scoring every held-out token again at each load."""
+    key = fingerprint({"heldout": heldout_path.name}, (groundup.train.heldout,))
+    kept = summary.get("heldout")
+    if kept is not None and kept.get("key") == key:
+        return float(kept["loss"])
+    loss = heldout_loss(gpt, open_tokens(heldout_path))
+    summary = {**summary, "heldout": {"key": key, "loss": loss}}
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary))
+    return loss
+
+
 @cache
 def _load_run(run_dir: Path) -> SiteModel:
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -257,7 +274,7 @@ def _load_run(run_dir: Path) -> SiteModel:
         losses=list(checkpoint["losses"]),
         eval_losses={int(k): v for k, v in checkpoint["eval_losses"].items()},
         train_seconds=summary["train_seconds"],
-        heldout_loss=heldout_loss(gpt, heldout_ids),
+        heldout_loss=_scored_heldout_loss(run_dir, summary, gpt, heldout_path),
         unigram_loss=unigram_loss(train_ids, heldout_ids, gpt.config.vocab_size),
         heldout_tokens=len(heldout_ids),
         run_dir=run_dir,
