@@ -526,3 +526,29 @@ def test_failed_atomic_write_keeps_old_content_and_no_temp_file(tmp_path, monkey
     monkeypatch.undo()
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
+
+
+def test_cached_json_computes_once_then_reads_the_file(cache_in_tmp):
+    calls: list[int] = []
+
+    def compute() -> dict[str, object]:
+        calls.append(1)
+        return {"loss": 1.5, "pair": (1, 2)}
+
+    first = cache.cached_json("toy-result", {"n": 1}, (atomic,), compute)
+    second = cache.cached_json("toy-result", {"n": 1}, (atomic,), compute)
+    assert calls == [1]
+    assert first == second == {"loss": 1.5, "pair": [1, 2]}  # a tuple comes back a list
+    assert cache.cached_json("toy-result", {"n": 2}, (atomic,), compute) == first
+    assert calls == [1, 1]  # other inputs: computed again
+    assert len(list(Path(cache_in_tmp).glob("toy-result-*.json"))) == 2
+
+
+def test_cached_json_records_computed_then_loaded(cache_in_tmp):
+    cache.TIMINGS.clear()
+    cache.cached_json("toy-timing", {}, (), lambda: [1])
+    cache.cached_json("toy-timing", {}, (), lambda: [1])
+    assert [(t.name, t.computed) for t in cache.TIMINGS] == [
+        ("toy timing", True),
+        ("toy timing", False),
+    ]

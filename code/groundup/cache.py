@@ -22,7 +22,9 @@ from contextlib import ContextDecorator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
+
+from groundup.atomic import atomic_write_text
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,6 +52,21 @@ def cache_path(
     path = cache_dir() / f"{name}-{fingerprint(inputs, code)}{suffix}"
     _note_lookup(path)
     return path
+
+
+def cached_json(
+    name: str, inputs: object, code: Iterable[ModuleType], compute: Callable[[], Any]
+) -> Any:
+    """`compute()`, run once for these inputs and code and kept as JSON in the cache
+    folder; later calls read the file. The result must survive a JSON round trip
+    (dicts with string keys, lists, numbers, strings): a tuple comes back a list."""
+    with timed(name.replace("-", " ")):
+        path = cache_path(name, inputs, code, suffix=".json")
+        if path.exists():
+            return json.loads(path.read_text())
+        value = compute()
+        atomic_write_text(path, json.dumps(value))
+        return json.loads(json.dumps(value))  # what a later call will read
 
 
 # ---------------------------------------------------------------------------- timing
