@@ -73,7 +73,7 @@ def test_token_counts_and_unseen(tok: BPETokenizer) -> None:
     text = "print print return"
     counts = token_counts(tok, text)
     assert sum(counts.values()) == len(tok.encode_ordinary(text))
-    unseen = unseen_tokens(tok, text)
+    unseen = unseen_tokens(tok, counts)
     assert tok.encode(" print")[0] not in unseen
     assert all(counts[i] == 0 and len(tok.token_bytes(i)) > 1 for i in unseen)
     lengths = [len(tok.token_bytes(i)) for i in unseen]
@@ -213,9 +213,9 @@ def test_language_section(tok: BPETokenizer, train_text: str) -> None:
 
 # --------------------------------------------------- claims on quirks.md, 5
 def test_unseen_tokens_section(tok: BPETokenizer, train_text: str) -> None:
-    unseen = unseen_tokens(tok, train_text)
-    assert unseen
     counts = token_counts(tok, train_text)
+    unseen = unseen_tokens(tok, counts)
+    assert unseen
     word_like = next(i for i in unseen if tok.token_bytes(i).decode("utf-8", "ignore").isalpha())
     w = tok.token_bytes(word_like)
     assert tok.encode(w.decode()) == [word_like] and counts[word_like] == 0

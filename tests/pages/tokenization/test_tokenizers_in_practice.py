@@ -511,3 +511,76 @@ def test_mixing_tokenizers_claims(tok, hf):
     assert all(tok.token_bytes(i) == small.token_bytes(i) for i in range(small.vocab_size))
     assert small.encode(sentence) != ours
     assert max(ours) >= small.vocab_size == 1280
+
+
+# ------------------------------------------------- the page's cached measurements
+
+
+def test_cached_measurements_equal_the_direct_ones(tmp_path, monkeypatch) -> None:
+    from groundup.pages.tokenization.tokenizers_in_practice import (
+        compression_curve,
+        hf_token_counts,
+        retrained_is_truncated,
+        site_hf_bpe,
+    )
+    from groundup.tokenizer.interop import bytes_per_token, train_hf_bpe
+    from groundup.tokenizer.train import count_words
+
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path))
+    train, heldout = site_corpus()[0][:40_000], site_corpus()[1][:8_000]
+    tok = BPETokenizer.train(train, 256 + 60, GPT4_SPLIT_PATTERN, {"<|endoftext|>": 316})
+    split = regex.compile(tok.pattern)
+    sizes = [256, 280, 256 + len(tok.merges)]
+    for _ in range(2):  # computed, then read from the cache folder
+        curve = compression_curve(tok, train, heldout, sizes)
+        assert curve == [
+            (
+                v,
+                bytes_per_token(
+                    len(heldout.encode()),
+                    token_count(count_words([heldout], split), truncate(tok, v - 256)),
+                ),
+                bytes_per_token(
+                    len(train.encode()),
+                    token_count(count_words([train], split), truncate(tok, v - 256)),
+                ),
+            )
+            for v in sizes
+        ]
+        assert retrained_is_truncated(tok, train, 30) is True
+        hf = site_hf_bpe(tok, train)
+        direct = train_hf_bpe([train], tok.vocab_size, tok.pattern, ["<|endoftext|>"])
+        assert hf.to_str() == direct.to_str()
+        assert hf_token_counts(hf, [heldout, train]) == [
+            len(direct.encode(heldout).ids),
+            len(direct.encode(train).ids),
+        ]
+    names = sorted(p.name.rsplit("-", 1)[0] for p in tmp_path.iterdir())
+    assert names == ["compression-curve", "hf-bpe", "hf-token-counts", "retrained-is-truncated"]
+
+
+def test_trainer_times_are_measured_once_and_agree(tmp_path, monkeypatch) -> None:
+    from groundup.pages.tokenization.bpe_under_the_hood import time_trainers
+
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path))
+    train = site_corpus()[0][:30_000]
+    tok = BPETokenizer.train(train, 256 + 80, GPT4_SPLIT_PATTERN)
+    first = time_trainers(train[:5_000], train, 20, tok, repeats=2)
+    assert first.same_merges and first.same_as_site
+    assert min(first.naive_seconds, first.fast_seconds, first.full_seconds) > 0
+    assert time_trainers(train[:5_000], train, 20, tok, repeats=2) == first  # read back
+    other = BPETokenizer.train(train[:10_000], 256 + 80, GPT4_SPLIT_PATTERN)
+    assert not time_trainers(train[:5_000], train, 20, other, repeats=2).same_as_site
+
+
+def test_cached_words_touched_equals_the_direct_count(tmp_path, monkeypatch) -> None:
+    from groundup.pages.tokenization.bpe_under_the_hood import cached_words_touched
+    from groundup.tokenizer.train import count_words
+
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path))
+    train = site_corpus()[0][:20_000]
+    tok = BPETokenizer.train(train, 256 + 50, GPT4_SPLIT_PATTERN)
+    direct = words_touched(count_words([train], regex.compile(tok.pattern)), tok.merges)
+    assert cached_words_touched(train, tok) == direct
+    assert cached_words_touched(train, tok) == direct  # read from the file
+    assert len(list(tmp_path.glob("words-touched-*.json"))) == 1

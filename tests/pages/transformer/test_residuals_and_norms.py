@@ -27,6 +27,8 @@ from groundup.pages.transformer.residuals_and_norms.ablations import (
 )
 from groundup.pages.transformer.residuals_and_norms.depth import (
     PostNormBlock,
+    cached_gradient_flows,
+    cached_stream_scales,
     deep_model,
     gradient_flow,
     post_norm_copy,
@@ -95,6 +97,32 @@ def test_block_switches() -> None:
 
 
 # ------------------------------------------------------------------ gradient flow
+def test_cached_gradient_flows_equal_the_direct_measurement(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path))
+    small = DEEP.replace(n_layer=3, block_size=16, vocab_size=64)
+    changes = {"ours": {}, "no residual": {"residual": False}}
+    first = cached_gradient_flows(small, changes, batch_size=2)
+    assert len(list(tmp_path.glob("gradient-flows-*.json"))) == 1
+    again = cached_gradient_flows(small, changes, batch_size=2)  # read from the file
+    idx, targets = random_batch(small, batch_size=2)
+    for name, change in changes.items():
+        direct = gradient_flow(deep_model(small.replace(**change)), idx, targets)
+        assert first[name] == again[name] == direct
+    assert list(first) == list(changes)  # in the order asked, as the plot's legend shows
+
+
+def test_cached_stream_scales_equal_the_direct_measurement(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GROUNDUP_CACHE_DIR", str(tmp_path))
+    small = DEEP.replace(n_layer=3, block_size=16, vocab_size=64)
+    stacks = {"pre": (small, "unit", False), "post": (small, "gpt2", True)}
+    first = cached_stream_scales(stacks, small, batch_size=2)
+    assert cached_stream_scales(stacks, small, batch_size=2) == first  # read from the file
+    idx, _ = random_batch(small, batch_size=2)
+    assert first["pre"] == stream_rms(deep_model(small, init="unit"), idx)
+    assert first["post"] == stream_rms(post_norm_copy(deep_model(small, init="gpt2")), idx)
+    assert list(first) == ["pre", "post"]
+
+
 def test_gradient_flow_measures_what_it_says() -> None:
     """Param norms and alignments recomputed by hand with autograd.grad."""
     config = GPTConfig(vocab_size=61, block_size=12, n_layer=3, n_head=2, d_model=16)

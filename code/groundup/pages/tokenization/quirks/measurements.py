@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import regex
 
 from groundup.pages.tokenization.quirks.samples import Sample
@@ -88,13 +89,12 @@ def token_counts(tok: BPETokenizer, text: str) -> Counter[int]:
     return Counter(tok.encode_ordinary(text))
 
 
-def unseen_tokens(tok: BPETokenizer, text: str) -> list[int]:
-    """Ordinary ids that never occur in `text`'s encoding, longest token first.
+def unseen_tokens(tok: BPETokenizer, counts: Counter[int]) -> list[int]:
+    """Ordinary ids with no occurrence in `counts` (from `token_counts`), longest token first.
 
     Only merged tokens are considered, not the 256 single bytes: the question is
     which learned tokens the encoding of the text never uses.
     """
-    counts = token_counts(tok, text)
     merged = [i for i in tok.ranks.values() if len(tok.token_bytes(i)) > 1]
     unseen = [i for i in merged if counts[i] == 0]
     return sorted(unseen, key=lambda i: (-len(tok.token_bytes(i)), i))
@@ -117,12 +117,12 @@ def space_then_letter(tok: BPETokenizer, text: str) -> tuple[int, int]:
         head = b[:4].decode("utf-8", "ignore")[:1]
         return head.isalpha()
 
-    glued = sum(
-        1
-        for i in ids
-        if tok.token_bytes(i)[:1] == b" " and starts_with_letter(tok.token_bytes(i)[1:])
-    )
-    lone = sum(
-        1 for a, b in zip(ids, ids[1:]) if a == space_id and starts_with_letter(tok.token_bytes(b))
-    )
+    # decide once per vocabulary entry, then count over the ids with array lookups
+    by_id = {i: b for b, i in tok.ranks.items()}  # ordinary ids: all the encoding can hold
+    entries = [by_id.get(i, b"") for i in range(max(by_id) + 1)]
+    is_glued = np.array([e[:1] == b" " and starts_with_letter(e[1:]) for e in entries])
+    is_letter = np.array([starts_with_letter(e) for e in entries])
+    arr = np.asarray(ids, dtype=np.int64)
+    glued = int(is_glued[arr].sum())
+    lone = int(((arr[:-1] == space_id) & is_letter[arr[1:]]).sum())
     return glued, lone

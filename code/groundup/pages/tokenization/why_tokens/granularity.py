@@ -8,8 +8,14 @@ trained one come from `groundup.pages.tokenization.bpe_inspection.truncate`.)
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from collections import Counter
 from collections.abc import Collection, Sequence
+
+from groundup.cache import cached_json
+from groundup.pages.tokenization import bpe_inspection
+from groundup.tokenizer import BPETokenizer
 
 
 # --8<-- [start:units]
@@ -45,3 +51,21 @@ def oov_rate(vocab: Collection[str], words: Sequence[str]) -> float:
 
 
 # --8<-- [end:oov_rate]
+
+
+def truncated_lengths(tok: BPETokenizer, text: str, sizes: Sequence[int]) -> list[int]:
+    """How many tokens `text` takes with `tok` truncated to each vocabulary size in
+    `sizes` (`bpe_inspection.truncate`): encoded once per tokenizer, text and sizes,
+    then read from the cache folder."""
+
+    def count() -> list[int]:
+        return [len(bpe_inspection.truncate(tok, v - 256).encode_ordinary(text)) for v in sizes]
+
+    ranks = sorted((b.hex(), i) for b, i in tok.ranks.items())
+    inputs = {
+        "tokenizer": hashlib.sha256(repr((tok.pattern, ranks)).encode()).hexdigest(),
+        "text": hashlib.sha256(text.encode()).hexdigest(),
+        "sizes": list(sizes),
+    }
+    code = (sys.modules[__name__], bpe_inspection, sys.modules[BPETokenizer.__module__])
+    return [int(n) for n in cached_json("truncated-lengths", inputs, code, count)]

@@ -8,13 +8,21 @@ for comparison with the pre-norm `Block` our `GPT` uses.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import sys
 from dataclasses import dataclass
+from types import ModuleType
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+import groundup.model.attention
+import groundup.model.mlp
+import groundup.model.norms
+import groundup.model.positions
+from groundup.cache import cached_json
 from groundup.model.block import Block
 from groundup.model.config import GPTConfig
 from groundup.model.gpt import GPT
@@ -168,6 +176,32 @@ def gradient_flow(model: GPT, idx: torch.Tensor, targets: torch.Tensor) -> Gradi
 # --8<-- [end:gradient_flow]
 
 
+def cached_gradient_flows(
+    config: GPTConfig, changes: dict[str, dict[str, object]], batch_size: int = 4
+) -> dict[str, GradientFlow]:
+    """`gradient_flow` of `deep_model(config.replace(**change))` for each named change, on
+    `random_batch(config, batch_size)`: computed once (float64, a few seconds), then read
+    from the cache folder at every later build."""
+
+    def compute() -> dict[str, dict[str, list[float]]]:
+        idx, targets = random_batch(config, batch_size)
+        return {
+            name: dataclasses.asdict(
+                gradient_flow(deep_model(config.replace(**change)), idx, targets)
+            )
+            for name, change in changes.items()
+        }
+
+    inputs = {
+        "config": dataclasses.asdict(config),
+        "changes": changes,
+        "batch_size": batch_size,
+        "torch": torch.__version__,
+    }
+    kept = cached_json("gradient-flows", inputs, _code(), compute)
+    return {name: GradientFlow(**flow) for name, flow in kept.items()}
+
+
 # --8<-- [start:stream_rms]
 @torch.no_grad()
 def stream_rms(model: GPT, idx: torch.Tensor) -> list[float]:
@@ -184,3 +218,43 @@ def stream_rms(model: GPT, idx: torch.Tensor) -> list[float]:
 
 
 # --8<-- [end:stream_rms]
+
+
+def cached_stream_scales(
+    stacks: dict[str, tuple[GPTConfig, str, bool]], batch_config: GPTConfig, batch_size: int = 4
+) -> dict[str, list[float]]:
+    """`stream_rms` of each named stack (config, init, post_norm) built by `deep_model`
+    (as `post_norm_copy` when post_norm), on `random_batch(batch_config, batch_size)`:
+    computed once, then read from the cache folder at every later build."""
+
+    def compute() -> dict[str, list[float]]:
+        idx, _ = random_batch(batch_config, batch_size)
+        scales = {}
+        for name, (config, init, post_norm) in stacks.items():
+            model = deep_model(config, init=init)
+            scales[name] = stream_rms(post_norm_copy(model) if post_norm else model, idx)
+        return scales
+
+    inputs = {
+        "stacks": {
+            name: [dataclasses.asdict(config), init, post_norm]
+            for name, (config, init, post_norm) in stacks.items()
+        },
+        "batch": [dataclasses.asdict(batch_config), batch_size],
+        "torch": torch.__version__,
+    }
+    return dict(cached_json("stream-scales", inputs, _code(), compute))
+
+
+def _code() -> tuple[ModuleType, ...]:
+    """The modules whose source the cached measurements depend on."""
+    return (
+        sys.modules[__name__],
+        sys.modules[GPT.__module__],
+        sys.modules[Block.__module__],
+        sys.modules[GPTConfig.__module__],
+        groundup.model.attention,
+        groundup.model.mlp,
+        groundup.model.norms,
+        groundup.model.positions,
+    )
