@@ -147,7 +147,7 @@ def test_the_report_is_well_formed_json_with_every_section(two_builds):
         }
         assert profile["budgets"] == {
             "chapter_seconds": 120.0,
-            "chapters": {"post-training": 180.0},
+            "chapters": {"post-training": 180.0, "tokenization": 120.0, "transformer": 270.0},
             "site_seconds": 1200.0,
             "site_over_budget": profile["budgets"]["site_over_budget"],
         }
@@ -174,6 +174,14 @@ def test_chapter_totals_add_up(two_builds):
     assert chapters["post-training"]["budget_seconds"] == 180.0
     assert chapters["(top level)"]["budget_seconds"] is None
     assert chapters["(top level)"]["over_budget"] is None
+
+
+def test_todays_chapters_and_six_new_ones_fit_the_site_budget():
+    """The per-chapter budgets add up: today's two chapters plus six new ones (one of
+    them post-training) leave time for rendering within the site's 20 minutes."""
+    coming = 5 * hook.CHAPTER_BUDGET_SECONDS + hook.CHAPTER_BUDGETS["post-training"]
+    today = hook.CHAPTER_BUDGETS["tokenization"] + hook.CHAPTER_BUDGETS["transformer"]
+    assert coming + today <= hook.SITE_BUDGET_SECONDS - 30
 
 
 def test_over_budget_compares_each_chapter_with_its_own_budget():
