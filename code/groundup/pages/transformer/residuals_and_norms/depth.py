@@ -13,6 +13,7 @@ import math
 import sys
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -177,7 +178,7 @@ def gradient_flow(model: GPT, idx: torch.Tensor, targets: torch.Tensor) -> Gradi
 
 
 def cached_gradient_flows(
-    config: GPTConfig, changes: dict[str, dict[str, object]], batch_size: int = 4
+    config: GPTConfig, changes: dict[str, dict[str, Any]], batch_size: int = 4
 ) -> dict[str, GradientFlow]:
     """`gradient_flow` of `deep_model(config.replace(**change))` for each named change, on
     `random_batch(config, batch_size)`: computed once (float64, a few seconds), then read
