@@ -12,17 +12,13 @@ import dataclasses
 import math
 import sys
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import groundup.model.attention
-import groundup.model.mlp
-import groundup.model.norms
-import groundup.model.positions
+from groundup import site
 from groundup.cache import cached_json
 from groundup.model.block import Block
 from groundup.model.config import GPTConfig
@@ -199,7 +195,9 @@ def cached_gradient_flows(
         "batch_size": batch_size,
         "torch": torch.__version__,
     }
-    kept = cached_json("gradient-flows", inputs, _code(), compute)
+    kept = cached_json(
+        "gradient-flows", inputs, (sys.modules[__name__], *site._MODEL_CODE), compute
+    )
     return {name: GradientFlow(**flow) for name, flow in kept.items()}
 
 
@@ -244,18 +242,6 @@ def cached_stream_scales(
         "batch": [dataclasses.asdict(batch_config), batch_size],
         "torch": torch.__version__,
     }
-    return dict(cached_json("stream-scales", inputs, _code(), compute))
-
-
-def _code() -> tuple[ModuleType, ...]:
-    """The modules whose source the cached measurements depend on."""
-    return (
-        sys.modules[__name__],
-        sys.modules[GPT.__module__],
-        sys.modules[Block.__module__],
-        sys.modules[GPTConfig.__module__],
-        groundup.model.attention,
-        groundup.model.mlp,
-        groundup.model.norms,
-        groundup.model.positions,
+    return dict(
+        cached_json("stream-scales", inputs, (sys.modules[__name__], *site._MODEL_CODE), compute)
     )
