@@ -117,7 +117,8 @@ def site_tokenizer(
 
 # ---------------------------------------------------------------------------- the site model
 # --8<-- [start:site_model_config]
-SITE_MODEL = {"n_layer": 4, "n_head": 4, "d_model": 128, "dropout": 0.1}  # GPT-2 flavour
+# GPT-2 flavour, without dropout: the run sees its training text less than once
+SITE_MODEL = {"n_layer": 4, "n_head": 4, "d_model": 128}
 SITE_TRAINING = {
     "batch_size": 16,
     "block_size": 128,

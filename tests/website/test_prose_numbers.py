@@ -98,10 +98,6 @@ BERT_RATE = (
     "chose a position"
 )
 EXAMPLE_IDS = "two token ids picked to make a point about ids; any two would do"
-NO_WARMUP_STEPS = (
-    "the no-warmup variant's length, a setting (NO_WARMUP in "
-    "groundup.pages.transformer.output_head_and_training.warmup, which the page imports)"
-)
 ALLOWED: dict[tuple[str, str], str] = {
     ("tokenization/bpe-step-by-step.md", "the 256 possible bytes"): BYTE_VALUES,
     ("tokenization/bpe-step-by-step.md", "(256 bytes plus one token per merge)"): BYTE_VALUES,
@@ -126,8 +122,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ),
     ("transformer/embeddings.md", "the number 266 as a number: id 266"): EXAMPLE_IDS,
     ("transformer/embeddings.md", "than id 259"): EXAMPLE_IDS,
-    ("transformer/output-head-and-training.md", "for 200 updates"): NO_WARMUP_STEPS,
-    ("transformer/output-head-and-training.md", "over those 200 updates"): NO_WARMUP_STEPS,
     ("transformer/output-head-and-training.md", "behind a 64-byte"): (
         "the token file's header size, a constant of groundup.train.data's file format"
     ),

@@ -89,8 +89,8 @@ def first_updates(config: TrainConfig, steps: int) -> list[Update]:
 
 
 # The variant the page compares with the site run: no warmup, a constant learning rate at
-# the site run's peak, for 200 updates.
-NO_WARMUP = {"max_steps": 200, "warmup_steps": 0, "min_lr": SITE_TRAINING["lr"]}
+# the site run's peak, for 150 updates.
+NO_WARMUP = {"max_steps": 150, "warmup_steps": 0, "min_lr": SITE_TRAINING["lr"]}
 
 
 @timed("first updates")

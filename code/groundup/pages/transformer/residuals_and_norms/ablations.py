@@ -3,7 +3,7 @@
 Every variant is the site model's configuration with one `GPTConfig` field
 changed, trained by `load_site_model` on the same data, with the same
 optimizer, seed and number of steps, so the held-out losses can be compared.
-The runs are short (a few hundred updates), and cached like the site model.
+The runs are short (about a hundred updates), and cached like the site model.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from groundup.site import SiteModel, load_site_model
 
 # --8<-- [start:ablations]
-ABLATION_TRAINING = {"max_steps": 200, "warmup_steps": 20, "eval_interval": 20, "eval_iters": 4}
+ABLATION_TRAINING = {"max_steps": 120, "warmup_steps": 12, "eval_interval": 10, "eval_iters": 4}
 
 ABLATIONS: dict[str, dict[str, Any]] = {
     "full model": {},
