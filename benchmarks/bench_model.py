@@ -439,6 +439,16 @@ def fmt_tps(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
+def fmt_tps_spread(row: dict[str, Any], peer: str) -> str:
+    """A peer's "best / median / slowest" throughput cell, in tokens per second."""
+    tokens = row["config"]["batch"] * row["config"]["seq_len"]
+    return (
+        f"{fmt_tps(row[f'{peer}_best_tokens_per_s'])} / "
+        f"{fmt_tps(row[f'{peer}_median_tokens_per_s'])} / "
+        f"{fmt_tps(tokens / row[f'{peer}_step_spread_s']['max'])}"
+    )
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     """The model section of RESULTS.md, from the raw results only."""
     m, s = results["machine"], results["settings"]
@@ -519,6 +529,19 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"The load averages above (a load above {m['usable_cores']} means processes were "
         "waiting for a core) show how busy the machine was.",
     ]
+    lines += [
+        "",
+        "### Models",
+        "",
+        "| Config | d_model | Layers | Heads | T | Batch | Vocab | Parameters |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in results["training"]:
+        c = r["config"]
+        lines.append(
+            f"| {c['name']} | {c['d_model']} | {c['n_layer']} | {c['n_head']} "
+            f"| {c['seq_len']} | {c['batch']} | {c['vocab_size']} | {r['parameters']:,} |"
+        )
     for title, key, floor in (
         ("Training throughput", "training", FLOOR_TRAIN),
         ("Inference throughput", "inference", FLOOR_INFER),
@@ -527,29 +550,28 @@ def render_markdown(results: dict[str, Any]) -> str:
             "",
             f"### {title}",
             "",
-            (
-                "| Config | d_model | Layers | Heads | T | Batch | Vocab | Parameters "
-                "| Ours, best (tok/s) | HF, best (tok/s) | Ours ÷ HF, best "
-                "| Ours, median (slowest) (tok/s) | HF, median (slowest) (tok/s) | Ours ÷ HF, median "
-                "| Steps timed (each) | CPU ÷ wall (ours / HF) | Load (1 min, highest) "
-                f"| Floor: ours ≥ {floor:g} × HF |"
-            ),
-            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+            "Each throughput cell is the *best / median / slowest* step, in tokens per second.",
+            "",
+            "| Config | Ours (tok/s) | HF (tok/s) | Ours ÷ HF: best / median "
+            f"| Floor: ours ≥ {floor:g} × HF |",
+            "|---|--:|--:|--:|---|",
         ]
         for r in results[key]:
-            c = r["config"]
             lines.append(
-                f"| {c['name']} | {c['d_model']} | {c['n_layer']} | {c['n_head']} "
-                f"| {c['seq_len']} | {c['batch']} | {c['vocab_size']} | {r['parameters']:,} "
-                f"| {fmt_tps(r['ours_best_tokens_per_s'])} | {fmt_tps(r['hf_best_tokens_per_s'])} "
-                f"| {fmt_ratio(r['ours_over_hf_best'])}× "
-                f"| {fmt_tps(r['ours_median_tokens_per_s'])} "
-                f"(slowest {fmt_tps(c['batch'] * c['seq_len'] / r['ours_step_spread_s']['max'])}) "
-                f"| {fmt_tps(r['hf_median_tokens_per_s'])} "
-                f"(slowest {fmt_tps(c['batch'] * c['seq_len'] / r['hf_step_spread_s']['max'])}) "
-                f"| {fmt_ratio(r['ours_over_hf_median'])}× | {len(r['ours_step_s_all'])} "
+                f"| {r['config']['name']} | {fmt_tps_spread(r, 'ours')} | {fmt_tps_spread(r, 'hf')} "
+                f"| {fmt_ratio(r['ours_over_hf_best'])}× / {fmt_ratio(r['ours_over_hf_median'])}× "
+                f"| {fmt_floor(r['ours_over_hf_best'], floor, r['floor'])} |"
+            )
+        lines += [
+            "",
+            "| Config | Steps timed (each) | CPU ÷ wall (ours / HF) | Load (1 min, highest) |",
+            "|---|--:|--:|--:|",
+        ]
+        for r in results[key]:
+            lines.append(
+                f"| {r['config']['name']} | {len(r['ours_step_s_all'])} "
                 f"| {r['ours_cpu_over_wall']:.2f} / {r['hf_cpu_over_wall']:.2f} "
-                f"| {r['load_peak']:.2f} | {fmt_floor(r['ours_over_hf_best'], floor, r['floor'])} |"
+                f"| {r['load_peak']:.2f} |"
             )
     parity = results["parity"]
     worst = {k: max(p[k] for p in parity) for k in parity[0] if k != "config"}
@@ -588,7 +610,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "resets the kernel's peak-RSS mark (`/proc/self/clear_refs`), runs the step and "
         "reads the peak RSS (`VmHWM` in `/proc/self/status`; not `ru_maxrss`, which in a "
         "child started by `subprocess` also holds the parent's peak from before `exec`, "
-        "and cannot be reset). The table shows the peak "
+        "and cannot be reset). The tables show the peak "
         "minus the RSS just before the step, in MB (10⁶ bytes): activations, scores, "
         "gradients and allocator overhead, but not the model or the inputs. "
         "*Forward* is one forward pass in eval mode under `torch.no_grad()`; *forward + "
@@ -602,30 +624,27 @@ def render_markdown(results: dict[str, Any]) -> str:
             else "**Some measurements could not reset the peak-RSS mark**: see "
             "`floor_bytes` in the JSON."
         ),
-        "",
-        (
-            "| T | One score matrix (MB) | Explicit, forward (MB) | SDPA, forward (MB) "
-            "| Explicit ÷ SDPA | ×2 T: explicit / SDPA "
-            "| Explicit, forward + backward (MB) | SDPA, forward + backward (MB) "
-            "| Explicit ÷ SDPA | ×2 T: explicit / SDPA |"
-        ),
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    for e in mem["table"]:
-        cells = [f"{e['seq_len']:,}", f"{e['score_matrix_mb']:.1f}"]
-        for tag in ("fwd", "fwd_bwd"):
+    for tag, what in (("fwd", "Forward"), ("fwd_bwd", "Forward + backward")):
+        lines += [
+            "",
+            f"{what}:",
+            "",
+            "| T | One score matrix (MB) | Explicit (MB) | SDPA (MB) | Explicit ÷ SDPA "
+            "| ×2 T: explicit / SDPA |",
+            "|--:|--:|--:|--:|--:|--:|",
+        ]
+        for e in mem["table"]:
             growth = (
                 f"{e[f'explicit_{tag}_growth']:.2f} / {e[f'sdpa_{tag}_growth']:.2f}"
                 if f"explicit_{tag}_growth" in e
                 else ""
             )
-            cells += [
-                f"{e[f'explicit_{tag}_mb']:.1f}",
-                f"{e[f'sdpa_{tag}_mb']:.1f}",
-                f"{e[f'explicit_over_sdpa_{tag}']:.2f}×",
-                growth,
-            ]
-        lines.append("| " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {e['seq_len']:,} | {e['score_matrix_mb']:.1f} "
+                f"| {e[f'explicit_{tag}_mb']:.1f} | {e[f'sdpa_{tag}_mb']:.1f} "
+                f"| {e[f'explicit_over_sdpa_{tag}']:.2f}× | {growth} |"
+            )
     lines += ["", "### Summary", ""]
     lines += [f"- {line}" for line in summary_lines(results)]
     lines += ["", END_MARK]

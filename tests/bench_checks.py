@@ -63,8 +63,15 @@ def matches(cell: str, raw: float) -> bool:
     return abs(shown - raw) <= half_unit + 1e-9
 
 
-def table_rows(md: str, heading: str) -> list[list[str]]:
-    """The cells of each data row of the first table under `heading`."""
+def table_rows(md: str, heading: str, index: int = 0) -> list[list[str]]:
+    """The cells of each data row of table `index` (0: the first) under `heading`."""
     block = md.split(heading, 1)[1].split("###", 1)[0]
-    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+    tables, current = [], []
+    for line in [*block.splitlines(), ""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    rows = [line for line in tables[index] if not set(line) <= set("|-: ")]  # no separator
     return [[c.strip() for c in row.strip("|").split("|")] for row in rows[1:]]  # skip header

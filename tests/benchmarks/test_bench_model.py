@@ -133,19 +133,25 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
         ("### Training throughput", "training"),
         ("### Inference throughput", "inference"),
     ):
-        rows = table_rows(md, heading)
-        assert [c[0] for c in rows] == list(QUICK_NAMES)
-        for cells, r in zip(rows, data[key], strict=True):
-            assert matches(cells[8], r["ours_best_tokens_per_s"])
-            assert matches(cells[9], r["hf_best_tokens_per_s"])
-            assert matches(cells[10], r["ours_over_hf_best"])
-            assert matches(cells[13], r["ours_over_hf_median"])
+        rows, conditions = table_rows(md, heading), table_rows(md, heading, 1)
+        assert [c[0] for c in rows] == [c[0] for c in conditions] == list(QUICK_NAMES)
+        for cells, busy, r in zip(rows, conditions, data[key], strict=True):
             tokens = r["config"]["batch"] * r["config"]["seq_len"]
-            for cell, peer in ((cells[11], "ours"), (cells[12], "hf")):
-                assert matches(cell, r[f"{peer}_median_tokens_per_s"])
-                slowest = cell.split("slowest", 1)[1]
+            for cell, peer in ((cells[1], "ours"), (cells[2], "hf")):
+                best, median, slowest = cell.split("/")
+                assert matches(best, r[f"{peer}_best_tokens_per_s"])
+                assert matches(median, r[f"{peer}_median_tokens_per_s"])
                 assert matches(slowest, tokens / r[f"{peer}_step_spread_s"]["max"])
-            assert r["floor"] in ("met", "missed") and cells[-1].startswith(r["floor"])
+            best_ratio, median_ratio = cells[3].split("/")
+            assert matches(best_ratio, r["ours_over_hf_best"])
+            assert matches(median_ratio, r["ours_over_hf_median"])
+            assert r["floor"] in ("met", "missed") and cells[4].startswith(r["floor"])
+            assert matches(busy[1], len(r["ours_step_s_all"]))
+            assert matches(busy[3], r["load_peak"])
+    shapes = table_rows(md, "### Models")
+    assert [c[0] for c in shapes] == list(QUICK_NAMES)
+    for cells, r in zip(shapes, data["training"], strict=True):
+        assert matches(cells[7], r["parameters"])
     summary = md.split("### Summary", 1)[1]
     assert summary.count("\n- ") == 4  # two floors, memory, parity
 
@@ -163,12 +169,14 @@ def test_memory_measured_for_both_attentions_and_passes(quick_run: dict[str, Any
         assert r["peak_rss_bytes"] == r["rss_before_bytes"] + r["extra_bytes"]
         # a fresh process holding torch and a model: far from empty, far from the parent's size
         assert 50e6 < r["rss_before_bytes"] < 2e9
-    rows = table_rows(quick_run["md"], "### Attention memory: explicit vs SDPA")
-    assert [int(number(c[0])[0]) for c in rows] == list(QUICK_SEQ_LENS)
-    for cells, e in zip(rows, mem["table"], strict=True):
-        assert matches(cells[2], e["explicit_fwd_mb"]) and matches(cells[3], e["sdpa_fwd_mb"])
-        assert matches(cells[6], e["explicit_fwd_bwd_mb"])
-        assert matches(cells[7], e["sdpa_fwd_bwd_mb"])
+    heading = "### Attention memory: explicit vs SDPA"
+    for index, tag in enumerate(("fwd", "fwd_bwd")):
+        rows = table_rows(quick_run["md"], heading, index)
+        assert [int(number(c[0])[0]) for c in rows] == list(QUICK_SEQ_LENS)
+        for cells, e in zip(rows, mem["table"], strict=True):
+            assert matches(cells[2], e[f"explicit_{tag}_mb"])
+            assert matches(cells[3], e[f"sdpa_{tag}_mb"])
+            assert matches(cells[4], e[f"explicit_over_sdpa_{tag}"])
 
 
 def test_parity_check_stops_on_a_mismatch() -> None:

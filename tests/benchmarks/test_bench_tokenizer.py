@@ -67,9 +67,9 @@ def check_spread_cell(cell: str, spread: dict[str, Any], scale: float = 1.0) -> 
         assert matches(part, raw), (cell, key, raw)
 
 
-def _table(md: str, heading: str) -> dict[tuple[str, int], list[str]]:
-    """Rows of the table under `heading`, keyed by (corpus, vocab)."""
-    return {(c[0], int(c[1])): c for c in table_rows(md, heading)}
+def _table(md: str, heading: str, index: int = 0) -> dict[tuple[str, int], list[str]]:
+    """Rows of table `index` under `heading`, keyed by (corpus, vocab)."""
+    return {(c[0], int(c[1])): c for c in table_rows(md, heading, index)}
 
 
 def test_section_replaced_and_others_kept(quick_run: dict[str, Any]) -> None:
@@ -135,13 +135,15 @@ def test_json_ratios_are_quotients_of_measured_times(quick_run: dict[str, Any]) 
 
 def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> None:
     md, data = quick_run["md"], quick_run["json"]
-    train_rows = _table(md, "### Training time")
+    train_rows, naive_rows = _table(md, "### Training time"), _table(md, "### Training time", 1)
     enc_rows = _table(md, "### Encoding throughput")
-    assert set(train_rows) == set(enc_rows) == {(c, v) for c in CORPORA for v in QUICK_VOCABS}
+    ratio_rows = _table(md, "### Encoding throughput", 1)
+    keys = {(c, v) for c in CORPORA for v in QUICK_VOCABS}
+    assert set(train_rows) == set(naive_rows) == set(enc_rows) == set(ratio_rows) == keys
 
     for r in data["training"]:
-        cells = train_rows[r["corpus"], r["vocab_size"]]
-        _, _, ours, hf, naive, naive_ratio, hf_ratio, same, floor_naive, floor_hf = cells
+        _, _, ours, hf, hf_ratio, floor_hf = train_rows[r["corpus"], r["vocab_size"]]
+        _, _, naive, naive_ratio, same, floor_naive = naive_rows[r["corpus"], r["vocab_size"]]
         assert matches(ours, r["ours_s"]) and matches(hf, r["tokenizers_s"])
         check_spread_cell(ours, r["ours_spread_s"])
         check_spread_cell(hf, r["tokenizers_spread_s"])
@@ -158,8 +160,8 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
         assert (floor_naive, floor_hf) == (r["floor_naive"], r["floor_tokenizers"])
 
     for r in data["encoding"]:
-        cells = enc_rows[r["corpus"], r["vocab_size"]]
-        _, _, tokens, cold, warm, tk, cold_ratio, warm_ratio, identical, floor = cells
+        _, _, tokens, cold, warm, tk = enc_rows[r["corpus"], r["vocab_size"]]
+        _, _, cold_ratio, warm_ratio, identical, floor = ratio_rows[r["corpus"], r["vocab_size"]]
         assert matches(tokens, r["tokens"])
         assert matches(cold, r["ours_cold_mb_per_s"]) and matches(warm, r["ours_warm_mb_per_s"])
         assert matches(tk, r["tiktoken_mb_per_s"])
@@ -172,6 +174,9 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
     summary = md.split("### Summary", 1)[1]
     assert summary.count("\n- ") == 4  # one line per floor, plus ids identical
     assert "Ids identical to tiktoken's in every encoding: yes" in summary
+    for line, floor in zip(summary.split("\n- ")[1:3], ("floor_naive", "floor_tokenizers")):
+        met = sum(r[floor] == "met" for r in data["training"])  # "met in 3 of 4 rows", say
+        assert f"met in {met} of {len(data['training'])} rows" in line, line
 
 
 def test_encoding_benchmark_stops_when_ids_differ(
