@@ -6,7 +6,8 @@ Every page of the built site, at each width, in Debian's Chromium (see conftest.
   clientWidth`) is, or sits inside, a scroll container (computed `overflow-x` auto or
   scroll) within the article: wide content may scroll, it is never clipped;
 - the page itself is no wider than the window (nothing sticks out past its right edge);
-- at 1280 px, every block of the package's code on an article (highlighted Python:
+- at 1280 px, every table shows all its columns without scrolling (a wide table is
+  split or reshaped), and every block of the package's code on an article (highlighted Python:
   not printed output, which is plain text, nor a notebook's cells) shows its longest
   line whole, without scrolling: the package's lines are at most 100 characters
   (ruff), and docs/stylesheets/extra.css sizes the content column for them.
@@ -79,9 +80,18 @@ MEASURE = """(checkCode) => {
       });
     }
   }
+  const tables = [];
+  if (checkCode) {
+    for (const t of article.querySelectorAll("table")) {
+      const box = t.closest(".md-typeset__scrollwrap") || t.parentElement;
+      if (t.closest("svg") || t.scrollWidth <= box.clientWidth + 2) continue;
+      tables.push(`${t.rows[0].cells.length} columns, ${t.scrollWidth} px in ${box.clientWidth}: ${text(t)}`);
+    }
+  }
   return {
     cut,
     code,
+    tables,
     lines,
     pageWidth: document.documentElement.scrollWidth,
     window: innerWidth,
@@ -92,7 +102,7 @@ MEASURE = """(checkCode) => {
 @pytest.mark.parametrize("width", WIDTHS, ids=[f"{w}px" for w in WIDTHS])
 def test_nothing_is_cut_off_and_code_fits(browser, site_url, built_site, artifacts, width):
     """At `width`, no page clips content outside a scroll container or is wider than the
-    window, and (at 1280 px) no code block needs a horizontal scroll."""
+    window, and (at 1280 px) no table or code block needs a horizontal scroll."""
     check_code = width >= CODE_FITS_FROM
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme="light")
     report, failures = [], []
@@ -114,6 +124,7 @@ def test_nothing_is_cut_off_and_code_fits(browser, site_url, built_site, artifac
                     f"code scrolls: {c['over']} line(s) over {c['fits']} columns "
                     f"(longest {c['longest']}): {c['first']}"
                 )
+            problems += [f"table scrolls: {t}" for t in m["tables"]]
             code_lines += m["lines"]
             long_lines += sum(c["over"] for c in m["code"])
             if problems:
