@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +11,9 @@ from torch import nn
 
 from groundup.model.config import GPTConfig
 from groundup.model.positions import apply_rope
+
+if TYPE_CHECKING:  # only for type hints: the cache lives with generation
+    from groundup.inference.kv_cache import LayerCache
 
 
 # --8<-- [start:causal_mask]
@@ -78,9 +82,16 @@ class MultiHeadAttention(nn.Module):
         self.proj = nn.Linear(q_dim, config.d_model, bias=config.bias)
 
     def heads(
-        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cache: LayerCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Project x (B, T, C) to q (B, H, T, hd) and k, v (B, H, T, hd), KV heads repeated."""
+        """Project x (B, T, C) to q (B, H, T, hd) and k, v (B, H, S, hd), KV heads repeated.
+
+        Without a cache S = T; with one, the new keys and values are stored and k, v
+        hold every token so far (S = cached + T).
+        """
         B, T, _ = x.shape
         q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_heads * self.head_dim
         q, k, v = self.qkv(x).split([q_dim, kv_dim, kv_dim], dim=-1)
@@ -89,6 +100,8 @@ class MultiHeadAttention(nn.Module):
         v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if cache is not None:  # generating: keep these keys and values, read all earlier ones
+            k, v = cache.update(k, v)
         group = self.n_head // self.n_kv_heads
         if group > 1:  # each KV head serves `group` consecutive query heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
@@ -98,27 +111,21 @@ class MultiHeadAttention(nn.Module):
         self,
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-        bias: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        cache: LayerCache | None = None,
     ) -> torch.Tensor:
+        """mask: added to the scores, broadcast to (B, H, T, S), -inf where a query may
+        not look; None is plain causal attention (`GPT` passes one whenever it is more)."""
         B, T, _ = x.shape
-        q, k, v = self.heads(x, rope)
+        q, k, v = self.heads(x, rope, cache)
+        dropout = self.dropout if self.training else 0.0
+        causal = mask is None and T > 1  # a single new query may see every key
         if self.use_sdpa:  # the same computation in one fused PyTorch kernel
-            mask = (
-                None
-                if bias is None
-                else bias.masked_fill(~causal_mask(T, T, x.device), float("-inf"))
-            )
             out = F.scaled_dot_product_attention(
-                q,
-                k,
-                v,
-                attn_mask=mask,
-                is_causal=bias is None,
-                dropout_p=self.dropout if self.training else 0.0,
+                q, k, v, attn_mask=mask, is_causal=causal, dropout_p=dropout
             )
         else:
-            dropout = self.dropout if self.training else 0.0
-            out, _ = scaled_dot_product_attention(q, k, v, bias, dropout=dropout)
+            out, _ = scaled_dot_product_attention(q, k, v, mask, causal=causal, dropout=dropout)
         out = out.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # concat heads
         return self.proj(out)
 
@@ -128,8 +135,8 @@ class MultiHeadAttention(nn.Module):
         self,
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-        bias: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The attention probabilities this layer computes for x: (B, H, T, T)."""
         q, k, v = self.heads(x, rope)
-        return scaled_dot_product_attention(q, k, v, bias)[1]
+        return scaled_dot_product_attention(q, k, v, mask)[1]

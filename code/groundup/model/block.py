@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
@@ -9,6 +11,9 @@ from groundup.model.attention import MultiHeadAttention
 from groundup.model.config import GPTConfig
 from groundup.model.mlp import MLP, SwiGLU
 from groundup.model.norms import LayerNorm, RMSNorm
+
+if TYPE_CHECKING:
+    from groundup.inference.kv_cache import LayerCache
 
 
 def make_norm(config: GPTConfig) -> nn.Module:
@@ -50,9 +55,10 @@ class Block(nn.Module):
         self,
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-        bias: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        cache: LayerCache | None = None,
     ) -> torch.Tensor:
-        a = self.dropout(self.attn(self.norm1(x), rope, bias))
+        a = self.dropout(self.attn(self.norm1(x), rope, mask, cache))
         x = x + a if self.residual else a
         if self.mlp is not None:
             m = self.dropout(self.mlp(self.norm2(x)))

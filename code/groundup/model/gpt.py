@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from groundup.model.attention import causal_mask
 from groundup.model.block import Block, make_norm
 from groundup.model.config import GPTConfig
 from groundup.model.mlp import MLP, SwiGLU
 from groundup.model.positions import LearnedPositions, alibi_bias, rope_angles, sinusoidal_positions
+
+if TYPE_CHECKING:  # only for type hints: the cache lives with generation
+    from groundup.inference.kv_cache import KVCache
 
 
 # --8<-- [start:gpt]
@@ -55,29 +59,34 @@ class GPT(nn.Module):
         idx: torch.Tensor,
         targets: torch.Tensor | None = None,
         positions: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx: (B, T) token ids -> logits (B, T, vocab_size), and the mean
         cross-entropy against targets (B, T) if given (ids of -100 are ignored).
 
         positions: each token's position, integers in [0, block_size): (T,) for
         every row or (B, T) per row, like Hugging Face's `position_ids`; None is
-        0 .. T-1. Only the position scheme reads them; attention stays causal over
-        the whole row, so documents packed in one row still see the ones before
-        (Hugging Face, given `position_ids` but no `attention_mask` or cache, masks
-        between them instead).
+        0 .. T-1 (after the cached tokens, with a cache). Only the position scheme
+        reads them; attention stays causal over the whole row, so documents packed
+        in one row still see the ones before.
+        attention_mask: (B, T), 1 for real tokens and 0 for padding, which no other
+        token attends to. With a cache it covers only idx: the cache remembers the rest.
+        cache: a `groundup.inference.KVCache`; the new tokens' keys and values are
+        stored in it and the queries attend to every cached token as well.
         """
         self._check_ids(idx)
-        pos = self._check_positions(idx, positions)  # (T,) or (B, T)
+        pos = self._check_positions(idx, positions, cache)  # (T,) or (B, T)
         x = self.tok_emb(idx)  # (B, T, C)
         if self.config.positions == "learned":
             x = x + self.pos_emb(pos)
         if self.config.positions == "sinusoidal":
             x = x + self.pos_table[pos]
         rope = self._rope_at(pos) if self.config.positions == "rope" else None
-        bias = self._alibi_at(pos) if self.config.positions == "alibi" else None
+        mask = self._attention_mask(idx, pos, attention_mask, cache)  # None: plain causal
         x = self.dropout(x)
-        for block in self.blocks:
-            x = block(x, rope, bias)
+        for i, block in enumerate(self.blocks):
+            x = block(x, rope, mask, None if cache is None else cache.layer(i))
         logits = self.head(self.norm_f(x))  # (B, T, V)
         if targets is None:
             return logits, None
@@ -153,18 +162,56 @@ class GPT(nn.Module):
             cos, sin = cos[:, None], sin[:, None]
         return cos, sin
 
-    def _alibi_at(self, pos: torch.Tensor) -> torch.Tensor:
-        """ALiBi's bias between the positions of query i and key j: -slope[h] * (pos[i] - pos[j]),
-        read from the table; (H, T, T) for positions (T,), (B, H, T, T) for (B, T)."""
-        bias = self.alibi[:, pos[..., :, None], pos[..., None, :]]  # (H, T, T) or (H, B, T, T)
-        return bias if pos.dim() == 1 else bias.transpose(0, 1)
+    def _attention_mask(
+        self,
+        idx: torch.Tensor,
+        pos: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        cache: KVCache | None,
+    ) -> torch.Tensor | None:
+        """What attention adds to its scores: (B, 1 or H, T, S), 0 or ALiBi's bias
+        where query i may look at key j, -inf where not; None when that is plain
+        causal attention (no padding, no ALiBi, and no cached keys unless T = 1).
 
-    def _check_positions(self, idx: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-        """The positions forward uses: 0 .. T-1 by default, else the given ones,
-        checked and returned as int64, (T,) or (B, T) (a (1, T) tensor becomes (T,))."""
+        Query i (slot S - T + i) sees the keys in slots up to its own, except
+        padding; a padding token sees itself, so that no row is empty.
+        """
+        B, T = idx.shape
+        valid = (
+            torch.ones(B, T, dtype=torch.bool, device=idx.device)
+            if attention_mask is None
+            else attention_mask.to(device=idx.device, dtype=torch.bool)
+        )
+        key_pos = pos.expand(B, T)
+        padded = attention_mask is not None and not bool(valid.all())
+        if cache is not None:
+            cache.reserve(valid, key_pos)
+            valid, key_pos = cache.valid[:, : cache.length], cache.positions[:, : cache.length]
+            padded = cache.has_padding
+        S = valid.size(1)
+        alibi = self.config.positions == "alibi"
+        if not (alibi or padded or S > T > 1):
+            return None
+        slot = torch.arange(S, device=idx.device)
+        itself = slot == slot[S - T :, None]  # (T, S): query i's own slot
+        allowed = causal_mask(T, S, idx.device) & valid[:, None, :] | itself  # (B, T, S)
+        if alibi:  # -slope[h] * (pos[i] - pos[j]), from the table: (B, H, T, S)
+            query_pos = pos.expand(B, T)
+            bias = self.alibi[:, query_pos[:, :, None], key_pos[:, None, :]].transpose(0, 1)
+        else:
+            bias = torch.zeros(B, 1, T, S, device=idx.device)
+        return bias.masked_fill(~allowed[:, None], float("-inf")).to(self.head.weight.dtype)
+
+    def _check_positions(
+        self, idx: torch.Tensor, positions: torch.Tensor | None, cache: KVCache | None = None
+    ) -> torch.Tensor:
+        """The positions forward uses: 0 .. T-1 by default (after the cached tokens),
+        else the given ones, checked and returned as int64, (T,) or (B, T) (a (1, T)
+        tensor becomes (T,))."""
         B, T = idx.shape
         if positions is None:
-            return torch.arange(T, device=idx.device)
+            start = 0 if cache is None else cache.length
+            positions = torch.arange(start, start + T, device=idx.device)
         if not isinstance(positions, torch.Tensor):
             raise TypeError(
                 f"positions must be a torch.Tensor of integers, got {type(positions).__name__}"

@@ -20,6 +20,7 @@ from torch import nn
 
 from groundup import site
 from groundup.cache import cached_json
+from groundup.inference.kv_cache import LayerCache
 from groundup.model.block import Block
 from groundup.model.config import GPTConfig
 from groundup.model.gpt import GPT
@@ -39,9 +40,10 @@ class PostNormBlock(Block):
         self,
         x: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-        bias: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        cache: LayerCache | None = None,
     ) -> torch.Tensor:
-        x = self.norm1(x + self.dropout(self.attn(x, rope, bias)))
+        x = self.norm1(x + self.dropout(self.attn(x, rope, mask, cache)))
         if self.mlp is not None:
             x = self.norm2(x + self.dropout(self.mlp(x)))
         return x
