@@ -171,6 +171,7 @@ RESULT_FILES = (
     "benchmarks/RESULTS.md",
     "benchmarks/results_tokenizer.json",
     "benchmarks/results_model.json",
+    "benchmarks/results_generate.json",
 )
 
 

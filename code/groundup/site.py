@@ -169,33 +169,40 @@ def site_token_files() -> tuple[Path, Path]:
 
 
 def site_run_config(
-    out_dir: Path, model: dict[str, Any] | None = None, **training: Any
+    out_dir: Path, model: dict[str, Any] | None = None, progress: bool = False, **training: Any
 ) -> TrainConfig:
-    """The TrainConfig of the site model (or of a variant with other model fields)."""
+    """The TrainConfig of the site model (or of a variant with other model fields);
+    progress shows a bar while it trains (it does not change the run)."""
     train_path, heldout_path = site_token_files()
     return TrainConfig(
         train_data=str(train_path),
         val_data=str(heldout_path),
         out_dir=str(out_dir),
         model={**SITE_MODEL, **(model or {})},
-        progress=False,
+        progress=progress,
         **{**SITE_TRAINING, **training},
     )
 
 
-@timed("site model", missing=lambda model=None, **training: _summary_path(model, **training))
+@timed(
+    "site model",
+    missing=lambda model=None, progress=False, **training: _summary_path(model, **training),
+)
 # --8<-- [start:load_site_model]
-def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> SiteModel:
+def load_site_model(
+    model: dict[str, Any] | None = None, progress: bool = False, **training: Any
+) -> SiteModel:
     """The site model, trained on first use and cached on disk.
 
     Training runs through `groundup.train` with checkpoints in the cache folder,
     so a build killed mid-training resumes where it stopped. `model` and
-    `training` override fields of SITE_MODEL and SITE_TRAINING (for variants).
+    `training` override fields of SITE_MODEL and SITE_TRAINING (for variants);
+    `progress` shows a progress bar while it trains.
     """
     run_dir = site_run_dir(model, **training)
     summary_path = run_dir / "summary.json"
     if not summary_path.exists():
-        config = site_run_config(run_dir, model, **training)
+        config = site_run_config(run_dir, model, progress, **training)
         resumed = latest_checkpoint(run_dir)
         started = time.perf_counter()
         train(config, resume=resumed is not None)
@@ -213,6 +220,18 @@ def load_site_model(model: dict[str, Any] | None = None, **training: Any) -> Sit
 
 
 # --8<-- [end:load_site_model]
+
+
+# A draft model for speculative decoding: the site model's tokenizer, data and
+# schedule and steps, one narrow layer, so that a token costs about a third
+# of the site model's.
+SITE_DRAFT_MODEL = {"n_layer": 1, "n_head": 2, "d_model": 64}
+SITE_DRAFT_TRAINING = {"max_steps": 600, "warmup_steps": 60}
+
+
+def load_site_draft(progress: bool = False) -> SiteModel:
+    """The draft model, trained on first use and cached like the site model."""
+    return load_site_model(SITE_DRAFT_MODEL, progress=progress, **SITE_DRAFT_TRAINING)
 
 
 def _summary_path(model: dict[str, Any] | None = None, **training: Any) -> Path:

@@ -39,6 +39,14 @@ def test_greedy_output_is_the_targets_greedy_output(gamma: int) -> None:
         assert stats.accepted + stats.rounds >= 30  # each round: its kept guesses and one more
 
 
+def test_greedy_with_a_repetition_penalty_is_still_the_targets_output() -> None:
+    target, draft = model(0, scale=3.0), model(1, layers=1, scale=3.0)
+    settings = SamplingSettings(temperature=0.0, repetition_penalty=1.3)
+    expected = generate(target, [1, 2, 3], 25, repetition_penalty=1.3)
+    got, _ = speculative_generate(target, draft, [1, 2, 3], 25, gamma=3, settings=settings)
+    assert torch.equal(got, expected)
+
+
 def test_a_perfect_draft_is_always_accepted() -> None:
     target = model(0, scale=3.0)
     _, stats = speculative_generate(target, target, [1, 2], 20, gamma=4)

@@ -41,7 +41,7 @@ class Decoder:
     ) -> None:
         self.model = model
         self.block_size = model.config.block_size
-        weight = model.head.weight
+        weight = model.tok_emb.weight  # float even in a quantized model
         self.ids = torch.zeros(batch_size, 0, dtype=torch.long, device=weight.device)
         self.valid = torch.zeros(batch_size, 0, dtype=torch.bool, device=weight.device)
         self.cache = (
@@ -50,7 +50,7 @@ class Decoder:
             else None
         )
 
-    @torch.no_grad()
+    @torch.inference_mode()  # no autograd bookkeeping at all: faster than no_grad
     def feed(self, new: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Append new (B, k) ids (valid: (B, k) bool, default all real) and return the
         logits after each of them, (B, k, V): logits[:, i] is the distribution of the

@@ -116,7 +116,7 @@ def prompt_batch(
     list of lists: shorter ones are left-padded with pad_id, default 0), or a (B, T)
     tensor with an optional attention_mask (1 = real token, 0 = padding).
     """
-    device = model.head.weight.device
+    device = model.tok_emb.weight.device
     if isinstance(prompt_ids, torch.Tensor):
         ids = prompt_ids[None] if prompt_ids.dim() == 1 else prompt_ids
         if ids.dim() != 2 or ids.dtype.is_floating_point or ids.dtype == torch.bool:

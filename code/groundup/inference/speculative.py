@@ -70,14 +70,14 @@ def speculative_generate(
         q = []
         logits = draft_dec.feed(torch.tensor([draft_next], device=ids.device))[:, -1]
         for i in range(g):
-            q.append(_probs(settings, logits, ids, out + guesses))
+            q.append(_probs(settings, logits, ids, [out + guesses])[0])
             guesses.append(_pick(settings, q[-1], generator))
             if i + 1 < g:
                 logits = draft_dec.feed(torch.tensor([[guesses[-1]]], device=ids.device))[:, -1]
         # 2. the target scores the pending token and every guess in one pass: g + 1 distributions
         fed = torch.tensor([target_next + guesses], device=ids.device)
         scores = target_dec.feed(fed)[0, -(g + 1) :]  # (g + 1, V)
-        p = [_probs(settings, scores[i : i + 1], ids, out + guesses[:i]) for i in range(g + 1)]
+        p = _probs(settings, scores, ids, [out + guesses[:i] for i in range(g + 1)])
         # 3. keep guesses while the rule accepts them
         n = 0
         while n < g and _accept(settings, p[n], q[n], guesses[n], generator):
@@ -102,14 +102,19 @@ def speculative_generate(
 
 
 def _probs(
-    settings: SamplingSettings, logits: torch.Tensor, prompt: torch.Tensor, new: list[int]
+    settings: SamplingSettings, logits: torch.Tensor, prompt: torch.Tensor, new: list[list[int]]
 ) -> torch.Tensor:
-    """The distribution a model samples from, (1, V) logits -> (V,) float32 probabilities."""
-    sequence = torch.cat([prompt, torch.tensor([new], dtype=torch.long, device=prompt.device)], 1)
-    processed = settings.process(logits.float(), sequence)
+    """The distributions a model samples from, (n, V) logits -> (n, V) float32
+    probabilities; row i follows the prompt (1, T) and then new[i]."""
+    logits = logits.float()
+    if settings.repetition_penalty == 1.0:  # the earlier ids do not matter: all rows at once
+        processed = settings.process(logits)
+    else:
+        rows = [torch.cat([prompt[0], prompt.new_tensor(n)])[None] for n in new]
+        processed = torch.cat([settings.process(logits[i : i + 1], r) for i, r in enumerate(rows)])
     if settings.greedy:  # all mass on the most likely id
-        return torch.nn.functional.one_hot(processed.argmax(-1)[0], logits.size(-1)).float()
-    return torch.softmax(processed, dim=-1)[0]
+        return torch.nn.functional.one_hot(processed.argmax(-1), logits.size(-1)).float()
+    return torch.softmax(processed, dim=-1)
 
 
 def _pick(

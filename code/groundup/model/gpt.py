@@ -200,7 +200,7 @@ class GPT(nn.Module):
             bias = self.alibi[:, query_pos[:, :, None], key_pos[:, None, :]].transpose(0, 1)
         else:
             bias = torch.zeros(B, 1, T, S, device=idx.device)
-        return bias.masked_fill(~allowed[:, None], float("-inf")).to(self.head.weight.dtype)
+        return bias.masked_fill(~allowed[:, None], float("-inf")).to(self.tok_emb.weight.dtype)
 
     def _check_positions(
         self, idx: torch.Tensor, positions: torch.Tensor | None, cache: KVCache | None = None

@@ -15,7 +15,12 @@ from typing import Any
 from groundup.site import SiteModel, load_site_model
 
 # --8<-- [start:ablations]
-ABLATION_TRAINING = {"max_steps": 120, "warmup_steps": 12, "eval_interval": 10, "eval_iters": 4}
+ABLATION_TRAINING: dict[str, Any] = {
+    "max_steps": 120,
+    "warmup_steps": 12,
+    "eval_interval": 10,
+    "eval_iters": 4,
+}
 
 ABLATIONS: dict[str, dict[str, Any]] = {
     "full model": {},
