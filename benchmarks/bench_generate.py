@@ -12,7 +12,9 @@ What is measured, on CPU, one thread, in one run:
 * speculative decoding: the site model as target and the site draft model,
   greedy, three 16-token prompts continued by 96 tokens, `speculative_generate`
   at γ = 1 … 8 against the target alone (the speedup and the acceptance rate;
-  floor: not slower than the target alone at the best γ).
+  floor: not slower than the target alone at the best γ);
+* weight-only int8: the site model with int8 weights against float32: bytes,
+  greedy generation speed, and the held-out loss difference.
 
 Before anything is timed, the two things compared must produce the same tokens,
 or the run stops. Timed runs are interleaved (A, B, B, A, ...), every run (one
@@ -47,8 +49,10 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from groundup.inference.generate import generate
+from groundup.inference.quantize import quantize_model, weight_bytes
 from groundup.inference.speculative import SpeculativeStats, speculative_generate
 from groundup.model import GPT, GPTConfig
+from groundup.train.heldout import heldout_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_report.py
 import _report  # noqa: E402
@@ -105,6 +109,8 @@ QUICK = Mode(8, 80, 24, 24, tuple(range(1, 9)))
 # --quick: random models with the site model's structure, tiny
 QUICK_TARGET = GPTConfig(vocab_size=128, block_size=64, n_layer=2, n_head=2, d_model=32)
 QUICK_DRAFT = GPTConfig(vocab_size=128, block_size=64, n_layer=1, n_head=1, d_model=16)
+INT8_HELDOUT_TOKENS = 32_768  # the site's held-out tokens both weight formats are scored on
+INT8_QUICK_TOKENS = 2_048
 
 
 @dataclass(frozen=True)
@@ -485,6 +491,49 @@ def measure_speculative(models: Models, mode: Mode, timer: Timer, log: Log) -> d
     }
 
 
+def heldout_ids(quick: bool) -> torch.Tensor:
+    """Tokens to score both models on: the site's held-out text, or random ids (--quick)."""
+    if quick:
+        g = torch.Generator().manual_seed(2)
+        return torch.randint(0, QUICK_TARGET.vocab_size, (INT8_QUICK_TOKENS,), generator=g)
+    from groundup.site import site_token_files
+    from groundup.train import open_tokens
+
+    return torch.as_tensor(open_tokens(site_token_files()[1])[:INT8_HELDOUT_TOKENS].astype("int64"))
+
+
+def measure_int8(models: Models, mode: Mode, timer: Timer, quick: bool, log: Log) -> dict[str, Any]:
+    """The target with int8 weights against float32: bytes, speed, held-out loss, agreement."""
+    model, prompt, n = models.target, models.prompts[0], mode.hf_new_tokens
+    quantized = quantize_model(model)
+    tokens = heldout_ids(quick)
+    loss_f32, loss_int8 = heldout_loss(model, tokens), heldout_loss(quantized, tokens)
+    f32_ids, int8_ids = generate(model, prompt, n), generate(quantized, prompt, n)
+    same = int((f32_ids[0, -n:] == int8_ids[0, -n:]).sum())
+    timing, load_peak = timer(
+        {
+            "float32": lambda: generate(model, prompt, n),
+            "int8": lambda: generate(quantized, prompt, n),
+        }
+    )
+    row = compare(timing, "float32", "int8", n, "speedup")
+    row |= {
+        "new_tokens": n,
+        "float32_bytes": weight_bytes(model),
+        "int8_bytes": weight_bytes(quantized),
+        "heldout_tokens": int(tokens.numel()),
+        "float32_heldout_loss": loss_f32,
+        "int8_heldout_loss": loss_int8,
+        "greedy_ids_equal": same,
+        "load_peak": load_peak,
+    }
+    log(
+        f"int8: {row['int8_bytes']:,} of {row['float32_bytes']:,} bytes, loss {loss_int8:.4f} vs "
+        f"{loss_f32:.4f}, {same}/{n} greedy ids equal, speed {row['speedup_best']:.2f}x"
+    )
+    return row
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     """The shared machine facts plus threads and the libraries' versions."""
     probe = GPT2LMHeadModel(GPT2Config(vocab_size=8, n_positions=4, n_embd=8, n_layer=1, n_head=1))
@@ -729,11 +778,44 @@ def render_spec(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def render_int8(results: dict[str, Any]) -> list[str]:
+    """The weight-only int8 section."""
+    r, s = results["int8"], results["settings"]
+    mb = 1e6
+    delta = r["int8_heldout_loss"] - r["float32_heldout_loss"]
+    source = "random ids" if s["quick"] else "the site's held-out text"
+    return [
+        "",
+        "### Weight-only int8",
+        "",
+        f"{upper_first(s['model_source'])} with every linear layer's weight stored as int8 "
+        "and one float32 scale per output row (`groundup.inference.quantize.quantize_model`; "
+        "the embedding stays float32, and the tied output head gets its own int8 copy), "
+        f"against the float32 model. Greedy, {r['new_tokens']} new tokens after the first "
+        "prompt, interleaved runs; the loss is the mean next-token loss over the first "
+        f"{r['heldout_tokens']:,} tokens of {source}.",
+        "",
+        "| Weights | Bytes (MB) | Held-out loss | Run (s): best / median / slowest "
+        "| Tokens/s: best |",
+        "|---|--:|--:|--:|--:|",
+        f"| float32 | {r['float32_bytes'] / mb:.2f} | {r['float32_heldout_loss']:.4f} "
+        f"| {s_spread(r, 'float32')} | {fmt_tps(r['float32_best_tokens_per_s'])} |",
+        f"| int8 | {r['int8_bytes'] / mb:.2f} | {r['int8_heldout_loss']:.4f} "
+        f"| {s_spread(r, 'int8')} | {fmt_tps(r['int8_best_tokens_per_s'])} |",
+        "",
+        f"The int8 model holds {r['int8_bytes'] / r['float32_bytes']:.1%} of the float32 "
+        f"bytes; its held-out loss differs by {delta:+.4f} nats; "
+        f"{r['greedy_ids_equal']} of its {r['new_tokens']} greedy ids equal the float32 "
+        f"model's; it runs at {fmt_ratio(r['speedup_best'])}× the float32 model's speed "
+        f"(best runs; {fmt_ratio(r['speedup_median'])}× on the medians; dequantizing each "
+        "weight on the fly costs time on a CPU, where float32 matrix products are fast).",
+    ]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     """The generate section of RESULTS.md, from the raw results only."""
     lines = render_header(results) + render_kv(results) + render_hf(results)
-    lines += render_spec(results)
-    # An int8 (quantized) section will go here, between speculative decoding and the summary.
+    lines += render_spec(results) + render_int8(results)
     lines += ["", "### Summary", ""]
     lines += [f"- {line}" for line in summary_lines(results)]
     lines += ["", END_MARK]
@@ -758,6 +840,10 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         f"Speculative decoding not slower than the target alone at the best γ "
         f"({sp['best_gamma']}): **{sp['floor']}**, {fmt_ratio(sp['best_speedup'])}× best "
         f"({fmt_ratio(sp['best_speedup_median'])}× median).",
+        f"Int8 weights: {results['int8']['int8_bytes'] / results['int8']['float32_bytes']:.1%} "
+        f"of the float32 bytes, held-out loss "
+        f"{results['int8']['int8_heldout_loss'] - results['int8']['float32_heldout_loss']:+.4f} "
+        f"nats, {fmt_ratio(results['int8']['speedup_best'])}× the float32 speed.",
         f"Same ids from both peers before timing, in all {len(results['parity'])} "
         "comparisons: yes.",
     ]
@@ -785,7 +871,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     kv = measure_kv(models, mode, timer, log)
     hf = [measure_hf(shape, mode, timer, log) for shape in args.shapes]
     speculative = measure_speculative(models, mode, timer, log)
-    # int8: a quantized-model section will be measured here (not implemented yet).
+    int8 = measure_int8(models, mode, timer, args.quick, log)
     parity = [kv["parity"], *(r["parity"] for r in hf)]
     parity += [r["parity"] for r in speculative["rows"]]
     results: dict[str, Any] = {
@@ -801,6 +887,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "kv_cache": kv,
         "hf": hf,
         "speculative": speculative,
+        "int8": int8,
     }
     save_results(
         results,

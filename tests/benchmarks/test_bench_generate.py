@@ -174,7 +174,14 @@ def test_markdown_rows_show_the_measured_numbers(quick_run: dict[str, Any]) -> N
         assert matches(cells[4], r["acceptance_rate"]) and matches(cells[5], r["rounds"])
     section = md.split("### Speculative decoding", 1)[1]
     assert f"Best γ: **{sp['best_gamma']}**" in section and f"**{sp['floor']}**" in section
-    assert md.split("### Summary", 1)[1].count("\n- ") == 4  # three floors, parity
+    q = data["int8"]
+    f32, int8 = table_rows(md, "### Weight-only int8")
+    assert matches(f32[1], q["float32_bytes"] / 1e6) and matches(int8[1], q["int8_bytes"] / 1e6)
+    assert matches(f32[2], q["float32_heldout_loss"]) and matches(int8[2], q["int8_heldout_loss"])
+    check_spread_cell(f32[3], q, "float32")
+    check_spread_cell(int8[3], q, "int8")
+    assert q["int8_bytes"] < q["float32_bytes"] and 0 <= q["greedy_ids_equal"] <= q["new_tokens"]
+    assert md.split("### Summary", 1)[1].count("\n- ") == 5  # three floors, int8, parity
 
 
 def test_parity_check_stops_on_a_mismatch() -> None:
