@@ -45,17 +45,19 @@ def stream(
     capacity = min(model.config.block_size, ids.size(1) + max_new_tokens)
     decoder = Decoder(model, ids.size(0), use_cache, capacity)
     logits = decoder.feed(ids, valid)[:, -1]  # prefill: the whole prompt in one pass
-    sequence = ids
+    sequence = ids  # the ids so far, kept only for the repetition penalty
     finished = torch.zeros(ids.size(0), dtype=torch.bool, device=ids.device)
     for step in range(max_new_tokens):
         next_ids = settings.next_ids(logits.float(), sequence, generator)[:, 0]  # (B,)
-        next_ids = next_ids.masked_fill(finished, pad)
+        if eos_id is not None:  # a finished row only pads
+            next_ids = next_ids.masked_fill(finished, pad)
         yield next_ids
         if eos_id is not None:
             finished |= next_ids == eos_id
             if bool(finished.all()):
                 return
-        sequence = torch.cat([sequence, next_ids[:, None]], dim=1)
+        if settings.repetition_penalty != 1.0:
+            sequence = torch.cat([sequence, next_ids[:, None]], dim=1)
         if step + 1 < max_new_tokens:
             logits = decoder.feed(next_ids[:, None])[:, -1]  # decode: one token per row
 

@@ -63,25 +63,26 @@ class KVCache:
         """Bytes held by the keys and values: 2 x layers x B x kv_heads x capacity x head_dim x bytes."""
         return self.keys.nbytes + self.values.nbytes
 
-    def reserve(self, valid: torch.Tensor, positions: torch.Tensor) -> None:
-        """Claim the next T slots for new tokens: valid (B, T) bool, positions (B, T).
-
-        The model calls this once per forward, before its layers write keys and values.
+    def reserve(self, valid: torch.Tensor | None, positions: torch.Tensor) -> None:
+        """Claim the next T slots for new tokens: valid (B, T) bool (None: all real),
+        positions (B, T). The model calls this once per forward, before its layers
+        write keys and values.
         """
-        T = valid.size(1)
+        T = positions.size(1)
         if self.length + T > self.capacity:
             raise ValueError(
                 f"the KV cache is full: it holds {self.length} of {self.capacity} tokens and "
                 f"cannot take {T} more; crop it, or start a new window (generate slides it)"
             )
-        if valid.size(0) != self.batch_size:
+        if positions.size(0) != self.batch_size:
             raise ValueError(
-                f"the cache was made for batch size {self.batch_size}, got {valid.size(0)} rows"
+                f"the cache was made for batch size {self.batch_size}, got {positions.size(0)} rows"
             )
         end = self.length + T
-        self.valid[:, self.length : end] = valid
+        self.valid[:, self.length : end] = True if valid is None else valid
         self.positions[:, self.length : end] = positions
-        self.has_padding = self.has_padding or not bool(valid.all())
+        if valid is not None:
+            self.has_padding = self.has_padding or not bool(valid.all())
         self.length = end
 
     def layer(self, index: int) -> LayerCache:

@@ -177,21 +177,19 @@ class GPT(nn.Module):
         padding; a padding token sees itself, so that no row is empty.
         """
         B, T = idx.shape
-        valid = (
-            torch.ones(B, T, dtype=torch.bool, device=idx.device)
-            if attention_mask is None
-            else attention_mask.to(device=idx.device, dtype=torch.bool)
-        )
+        valid = None if attention_mask is None else attention_mask.to(idx.device, torch.bool)
         key_pos = pos.expand(B, T)
-        padded = attention_mask is not None and not bool(valid.all())
+        padded = valid is not None and not bool(valid.all())
+        S = T
         if cache is not None:
             cache.reserve(valid, key_pos)
-            valid, key_pos = cache.valid[:, : cache.length], cache.positions[:, : cache.length]
-            padded = cache.has_padding
-        S = valid.size(1)
+            S, padded = cache.length, cache.has_padding
+            valid, key_pos = cache.valid[:, :S], cache.positions[:, :S]
         alibi = self.config.positions == "alibi"
         if not (alibi or padded or S > T > 1):
-            return None
+            return None  # the fast path: causal attention, or one query seeing every key
+        if valid is None:
+            valid = torch.ones(B, T, dtype=torch.bool, device=idx.device)
         slot = torch.arange(S, device=idx.device)
         itself = slot == slot[S - T :, None]  # (T, S): query i's own slot
         allowed = causal_mask(T, S, idx.device) & valid[:, None, :] | itself  # (B, T, S)
