@@ -334,3 +334,28 @@ class _IgnoreTags(yaml.SafeLoader):
 
 _IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
 _IgnoreTags.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+
+
+# ------------------------------------------------------------ the generation section
+def test_the_generation_lead_is_the_committed_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lead of the generation section prints the committed run's ratios, and the
+    full section follows it; nothing in it is typed into the page."""
+    gen = load_published(RESULTS / "results_generate.json")
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, Any] = {}
+    outputs = []
+    for _, code in page_blocks("bench-generate"):
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            exec(compile(code, str(PAGE), "exec"), namespace)  # noqa: S102
+        outputs.append(buffer.getvalue())
+    lead, table = outputs
+    kv, spec = gen["kv_cache"], gen["speculative"]
+    assert f"{min(kv['uncached_run_s_all']) / min(kv['cached_run_s_all']):.1f}× faster" in lead
+    for r in gen["hf"]:
+        assert f"{r['ours_best_tokens_per_s'] / r['hf_best_tokens_per_s']:.2f}× at" in lead
+    assert f"at best {spec['best_speedup']:.2f}× as fast as the site model alone" in lead
+    assert f"at least as fast, is {spec['floor']}" in lead
+    assert f"`{gen['git']['commit'][:7]}` (clean tree)" in lead and gen["date"] in lead
+    assert "### KV cache" in table and "### Weight-only int8" in table
+    assert f"{kv['speedup_best']:.1f}×" not in PAGE.read_text(encoding="utf-8")
