@@ -46,7 +46,7 @@ def self_attention(
     """The layer `attn` applied to x (B, T, C), with the causal mask or without it.
 
     Returns the output (B, T, C) and the attention weights (B, H, T, T).
-    With causal=True this computes exactly `attn(x, rope, bias)`.
+    With causal=True this computes exactly what the decoder layer `attn` does.
     """
     B, T, _ = x.shape
     q, k, v = attn.heads(x, rope)  # (B, H, T, hd) each

@@ -69,7 +69,8 @@ class GPT(nn.Module):
         every row or (B, T) per row, like Hugging Face's `position_ids`; None is
         0 .. T-1 (after the cached tokens, with a cache). Only the position scheme
         reads them; attention stays causal over the whole row, so documents packed
-        in one row still see the ones before.
+        in one row still see the ones before (Hugging Face, given `position_ids` but
+        no `attention_mask` or cache, masks between them instead).
         attention_mask: (B, T), 1 for real tokens and 0 for padding, which no other
         token attends to. With a cache it covers only idx: the cache remembers the rest.
         cache: a `groundup.inference.KVCache`; the new tokens' keys and values are

@@ -53,7 +53,9 @@ def test_self_attention_causal_is_exactly_the_decoder_layer(attention, positions
     rope = rope_angles(9, 8) if positions == "rope" else None
     bias = alibi_bias(4, 9) if positions == "alibi" else None
     out, weights = self_attention(attn, x, True, rope, bias)
-    torch.testing.assert_close(out, attn(x, rope, bias), atol=1e-6, rtol=1e-5)
+    # the decoder layer's mask carries the causality itself: ALiBi's bias, -inf above the diagonal
+    mask = None if bias is None else bias.masked_fill(~causal_mask(9, 9), float("-inf"))
+    torch.testing.assert_close(out, attn(x, rope, mask), atol=1e-6, rtol=1e-5)
     assert weights.shape == (2, 4, 9, 9) and (weights.triu(1) == 0).all()
 
 

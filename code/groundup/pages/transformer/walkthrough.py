@@ -60,8 +60,8 @@ def trace_forward(model: GPT, idx: torch.Tensor) -> ForwardTrace:
 
     def weights_of(
         layer: int,
-    ) -> Callable[..., None]:  # block.attn is called as attn(x, rope, bias)
-        return lambda attn, args: store("attention", layer, attn.attention_weights(*args))
+    ) -> Callable[..., None]:  # block.attn is called as attn(x, rope, mask, cache)
+        return lambda attn, args: store("attention", layer, attn.attention_weights(*args[:3]))
 
     hooks = [
         model.tok_emb.register_forward_hook(output_of("tokens")),
