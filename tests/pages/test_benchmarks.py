@@ -52,12 +52,14 @@ def page_blocks(session: str) -> list[tuple[bool, str]]:
     ]
 
 
-def run_page(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What each `bench-results` block prints, run from `folder` (which holds benchmarks/)."""
+def run_page(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, session: str = "bench-results"
+) -> list[str]:
+    """What each block of `session` prints, run from `folder` (which holds benchmarks/)."""
     monkeypatch.chdir(folder)
     namespace: dict[str, Any] = {}
     outputs = []
-    for _, code in page_blocks("bench-results"):
+    for _, code in page_blocks(session):
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             exec(compile(code, str(PAGE), "exec"), namespace)  # noqa: S102
@@ -341,15 +343,7 @@ def test_the_generation_lead_is_the_committed_results(monkeypatch: pytest.Monkey
     """The lead of the generation section prints the committed run's ratios, and the
     full section follows it; nothing in it is typed into the page."""
     gen = load_published(RESULTS / "results_generate.json")
-    monkeypatch.chdir(ROOT)
-    namespace: dict[str, Any] = {}
-    outputs = []
-    for _, code in page_blocks("bench-generate"):
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
-            exec(compile(code, str(PAGE), "exec"), namespace)  # noqa: S102
-        outputs.append(buffer.getvalue())
-    lead, table = outputs
+    lead, table = run_page(ROOT, monkeypatch, "bench-generate")
     kv, spec = gen["kv_cache"], gen["speculative"]
     assert f"{min(kv['uncached_run_s_all']) / min(kv['cached_run_s_all']):.1f}× faster" in lead
     for r in gen["hf"]:
