@@ -55,6 +55,7 @@ def beam_search(
     done_score = torch.full((B, nb), NEVER, device=ids.device)
     done_full = torch.zeros(B, nb, dtype=torch.bool, device=ids.device)  # slot holds one
     open_ = torch.ones(B, 1, dtype=torch.bool, device=ids.device)  # may still improve
+    # --8<-- [start:beam_step]
     for step in range(max_new_tokens):
         sequences = torch.cat([prompts, running.view(B * nb, step)], dim=1)  # for the penalty
         logprobs = settings.process(torch.log_softmax(logits.float(), dim=-1), sequences)
@@ -72,6 +73,8 @@ def beam_search(
             cand.gather(1, keep[..., None].expand(-1, -1, step + 1)),
             (score + ends.float() * NEVER).gather(1, keep),
         )
+        # --8<-- [end:beam_step]
+        # --8<-- [start:beam_finished]
         # the best num_beams candidates that ended are finished hypotheses
         final = score / (step + 1) ** length_penalty
         eligible = ends & (torch.arange(K, device=ids.device) < nb) & open_
@@ -87,6 +90,8 @@ def beam_search(
         ).gather(1, best)
         done_full = torch.cat([done_full, eligible], 1).gather(1, best)
         done_score = merged_score.gather(1, best)
+        # --8<-- [end:beam_finished]
+        # --8<-- [start:beam_stop]
         if bool(ends.all()):
             break
         # can a running beam still beat the worst finished one?
@@ -98,5 +103,6 @@ def beam_search(
         rows = (torch.arange(B, device=ids.device)[:, None] * nb + beam.gather(1, keep)).view(-1)
         decoder.reorder(rows)
         logits = decoder.feed(running[:, :, -1].reshape(-1, 1))[:, -1]
+        # --8<-- [end:beam_stop]
     n = int(done_len[:, 0].max())
     return torch.cat([ids, done[:, 0, :n]], dim=1)

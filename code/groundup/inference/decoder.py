@@ -50,6 +50,7 @@ class Decoder:
             else None
         )
 
+    # --8<-- [start:feed]
     @torch.inference_mode()  # no autograd bookkeeping at all: faster than no_grad
     def feed(self, new: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Append new (B, k) ids (valid: (B, k) bool, default all real) and return the
@@ -70,6 +71,8 @@ class Decoder:
         pos = before + torch.arange(k, device=new.device)  # (B, k): after the real tokens
         mask = None if bool(valid.all()) else valid
         return self.model(new, positions=pos, attention_mask=mask, cache=self.cache)[0]
+
+    # --8<-- [end:feed]
 
     def _read_window(self) -> torch.Tensor:
         """Run the model over the whole window (refilling the cache): (B, L, V)."""

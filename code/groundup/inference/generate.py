@@ -20,6 +20,7 @@ from groundup.model.gpt import GPT
 Prompt = torch.Tensor | Sequence[int] | Sequence[Sequence[int]]
 
 
+# --8<-- [start:stream]
 def stream(
     model: GPT,
     prompt_ids: Prompt,
@@ -60,6 +61,9 @@ def stream(
             sequence = torch.cat([sequence, next_ids[:, None]], dim=1)
         if step + 1 < max_new_tokens:
             logits = decoder.feed(next_ids[:, None])[:, -1]  # decode: one token per row
+
+
+# --8<-- [end:stream]
 
 
 def generate(
@@ -134,12 +138,14 @@ def prompt_batch(
                 )
             valid = attention_mask.to(device=device).bool()
     else:
+        # --8<-- [start:left_pad]
         rows = [list(prompt_ids)] if _is_flat(prompt_ids) else [list(r) for r in prompt_ids]  # type: ignore[arg-type]
         width = max((len(r) for r in rows), default=0)
         pad = 0 if pad_id is None else pad_id
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], dtype=torch.long)
         valid = torch.tensor([[False] * (width - len(r)) + [True] * len(r) for r in rows])
         ids, valid = ids.to(device).view(len(rows), width), valid.to(device).view(len(rows), width)
+        # --8<-- [end:left_pad]
     _check_prompt(model, ids, valid)
     return ids, valid
 

@@ -20,6 +20,7 @@ import torch
 from groundup.model.config import GPTConfig
 
 
+# --8<-- [start:allocate]
 class KVCache:
     """Preallocated keys and values for `batch_size` rows of up to `capacity` tokens.
 
@@ -54,15 +55,21 @@ class KVCache:
         self.length = 0
         self.has_padding = False  # any invalid slot among the filled ones
 
+    # --8<-- [end:allocate]
+
     @property
     def batch_size(self) -> int:
         return self.valid.size(0)
 
+    # --8<-- [start:nbytes]
     @property
     def nbytes(self) -> int:
         """Bytes held by the keys and values: 2 x layers x B x kv_heads x capacity x head_dim x bytes."""
         return self.keys.nbytes + self.values.nbytes
 
+    # --8<-- [end:nbytes]
+
+    # --8<-- [start:reserve]
     def reserve(self, valid: torch.Tensor | None, positions: torch.Tensor) -> None:
         """Claim the next T slots for new tokens: valid (B, T) bool (None: all real),
         positions (B, T). The model calls this once per forward, before its layers
@@ -85,6 +92,8 @@ class KVCache:
             self.has_padding = self.has_padding or not bool(valid.all())
         self.length = end
 
+    # --8<-- [end:reserve]
+
     def layer(self, index: int) -> LayerCache:
         """The view that layer `index`'s attention writes its keys and values into."""
         return LayerCache(self.keys[index], self.values[index], self)
@@ -105,6 +114,7 @@ class KVCache:
         self.positions[:, :n] = self.positions[rows, :n]
 
 
+# --8<-- [start:update]
 @dataclass
 class LayerCache:
     """One layer's slice of a `KVCache`: keys, values (B, n_kv_heads, capacity, head_dim)."""
@@ -121,3 +131,6 @@ class LayerCache:
         self.keys[:, :, start:end] = k
         self.values[:, :, start:end] = v
         return self.keys[:, :, :end], self.values[:, :, :end]
+
+
+# --8<-- [end:update]

@@ -52,6 +52,7 @@ def _check_penalty(penalty: float) -> None:
         )
 
 
+# --8<-- [start:apply_temperature]
 def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
     """(B, V) -> (B, V): logits / temperature. < 1 sharpens the distribution, > 1 flattens it."""
     _check_logits(logits)
@@ -59,6 +60,10 @@ def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
     return logits / temperature
 
 
+# --8<-- [end:apply_temperature]
+
+
+# --8<-- [start:top_k_filter]
 def top_k_filter(logits: Tensor, k: int) -> Tensor:
     """(B, V) -> (B, V): keep the k highest logits per row, set the rest to -inf.
 
@@ -71,6 +76,10 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
     return logits.masked_fill(logits < kth, -math.inf)
 
 
+# --8<-- [end:top_k_filter]
+
+
+# --8<-- [start:top_p_filter]
 def top_p_filter(logits: Tensor, top_p: float) -> Tensor:
     """(B, V) -> (B, V): nucleus filter, the rest set to -inf.
 
@@ -88,6 +97,10 @@ def top_p_filter(logits: Tensor, top_p: float) -> Tensor:
     return logits.masked_fill(remove, -math.inf)
 
 
+# --8<-- [end:top_p_filter]
+
+
+# --8<-- [start:min_p_filter]
 def min_p_filter(logits: Tensor, min_p: float) -> Tensor:
     """(B, V) -> (B, V): set to -inf the ids whose probability is < min_p * the row's top one."""
     _check_logits(logits)
@@ -98,6 +111,10 @@ def min_p_filter(logits: Tensor, min_p: float) -> Tensor:
     return logits.masked_fill(remove, -math.inf)
 
 
+# --8<-- [end:min_p_filter]
+
+
+# --8<-- [start:repetition_penalty]
 def repetition_penalty(logits: Tensor, input_ids: Tensor, penalty: float) -> Tensor:
     """(B, V) logits, (B, T) ids -> new (B, V) logits.
 
@@ -122,6 +139,10 @@ def repetition_penalty(logits: Tensor, input_ids: Tensor, penalty: float) -> Ten
     return torch.where(seen, penalised, logits)
 
 
+# --8<-- [end:repetition_penalty]
+
+
+# --8<-- [start:sample]
 def sample(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """(B, V) logits -> (B, 1) int64 ids drawn from softmax(logits), one per row.
 
@@ -141,6 +162,10 @@ def sample(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
     return torch.multinomial(probs, num_samples=1, generator=generator)
 
 
+# --8<-- [end:sample]
+
+
+# --8<-- [start:settings]
 @dataclass(frozen=True)
 class SamplingSettings:
     """How to pick the next id: greedy (temperature 0) or sampled after the filters."""
@@ -150,6 +175,7 @@ class SamplingSettings:
     top_p: float = 1.0  # 1.0 = off
     min_p: float = 0.0  # 0.0 = off
     repetition_penalty: float = 1.0  # 1.0 = off
+    # --8<-- [end:settings]
 
     def __post_init__(self) -> None:
         _check_temperature(self.temperature, allow_zero=True)
@@ -164,6 +190,7 @@ class SamplingSettings:
         """True when temperature is 0: take the argmax, no filters, no sampling."""
         return self.temperature == 0
 
+    # --8<-- [start:process]
     def process(self, logits: Tensor, input_ids: Tensor | None = None) -> Tensor:
         """(B, V) logits, optional (B, T) ids -> (B, V) processed logits.
 
@@ -185,6 +212,8 @@ class SamplingSettings:
             logits = min_p_filter(logits, self.min_p)
         return logits
 
+    # --8<-- [end:process]
+    # --8<-- [start:next_ids]
     def next_ids(
         self,
         logits: Tensor,
@@ -196,3 +225,4 @@ class SamplingSettings:
         if self.greedy:
             return logits.argmax(dim=-1, keepdim=True)
         return sample(logits, generator)
+        # --8<-- [end:next_ids]

@@ -17,6 +17,7 @@ from torch import nn
 from groundup.model.gpt import GPT
 
 
+# --8<-- [start:quantize_int8]
 def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric absmax quantization of a float weight w (out, in), one scale per row.
 
@@ -36,6 +37,9 @@ def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     scale = torch.where(absmax > 0, absmax / 127.0, torch.ones_like(absmax))
     q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
     return q, scale
+
+
+# --8<-- [end:quantize_int8]
 
 
 def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -79,9 +83,12 @@ class Int8Linear(nn.Module):
         bias = None if linear.bias is None else linear.bias.detach().clone()
         return cls(q, scale, bias).train(linear.training)
 
+    # --8<-- [start:int8_forward]
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.linear(x, self.weight_int8.to(x.dtype)) * self.scale.to(x.dtype)
         return out if self.bias is None else out + self.bias
+
+    # --8<-- [end:int8_forward]
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -96,6 +103,7 @@ def _swap_linears(module: nn.Module) -> None:
             _swap_linears(child)
 
 
+# --8<-- [start:quantize_model]
 def quantize_model(model: GPT) -> GPT:
     """A new GPT (a deep copy; model is untouched) in which every nn.Linear in the
     blocks and the output head is an Int8Linear. Embeddings and norms stay float,
@@ -115,8 +123,15 @@ def quantize_model(model: GPT) -> GPT:
     return quantized
 
 
+# --8<-- [end:quantize_model]
+
+
+# --8<-- [start:weight_bytes]
 def weight_bytes(model: nn.Module) -> int:
     """Bytes held by model's parameters and persistent buffers (what its state_dict
     saves), a tensor shared by several names (a tied head) counted once."""
     tensors = {id(t): t for t in model.state_dict(keep_vars=True).values()}
     return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+# --8<-- [end:weight_bytes]

@@ -36,6 +36,7 @@ class SpeculativeStats:
         return self.accepted / self.proposed if self.proposed else 0.0
 
 
+# --8<-- [start:speculative]
 @torch.no_grad()
 def speculative_generate(
     target: GPT,
@@ -101,6 +102,9 @@ def speculative_generate(
     return torch.cat([ids, new], dim=1), stats
 
 
+# --8<-- [end:speculative]
+
+
 def _probs(
     settings: SamplingSettings, logits: torch.Tensor, prompt: torch.Tensor, new: list[list[int]]
 ) -> torch.Tensor:
@@ -117,6 +121,7 @@ def _probs(
     return torch.softmax(processed, dim=-1)
 
 
+# --8<-- [start:rules]
 def _pick(
     settings: SamplingSettings, probs: torch.Tensor, generator: torch.Generator | None
 ) -> int:
@@ -146,6 +151,9 @@ def _residual(settings: SamplingSettings, p: torch.Tensor, q: torch.Tensor) -> t
     r = (p - q).clamp(min=0.0)
     total = r.sum()
     return r / total if total > 0 else p
+
+
+# --8<-- [end:rules]
 
 
 def _check_pair(
