@@ -1,0 +1,1 @@
+"""Code the Generating text chapter's pages compute with (docs/generating-text/)."""

@@ -1,0 +1,1 @@
+"""Code for docs/generating-text/sampling.md."""
