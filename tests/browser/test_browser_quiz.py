@@ -16,7 +16,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
-QUIZZES = ["tokenization/quiz/", "transformer/quiz/"]
+QUIZZES = ["tokenization/quiz/", "transformer/quiz/", "generating-text/quiz/"]
 READY = ".gu-quiz[data-quiz-ready]"
 
 
@@ -159,7 +159,7 @@ def test_works_after_instant_navigation(page, site_url):
     page.wait_for_load_state("networkidle")
     page.evaluate("window.__quizNoReload = true")
 
-    for chapter in ("tokenization", "transformer", "tokenization"):
+    for chapter in ("tokenization", "transformer", "generating-text", "tokenization"):
         page.locator(f'nav.md-nav--primary a.md-nav__link[href$="/{chapter}/quiz/"]').first.click()
         page.wait_for_url(f"**/{chapter}/quiz/")
         page.wait_for_selector(READY)
@@ -266,7 +266,7 @@ def test_explanations_stay_out_of_the_search_index(built_site):
     """Questions and answers are searchable; the explanations, which give the
     answers away, are not (data-search-exclude)."""
     index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
-    for chapter in ("tokenization", "transformer"):
+    for chapter in ("tokenization", "transformer", "generating-text"):
         text = _norm(
             " ".join(
                 d["text"] for d in index["docs"] if d["location"].startswith(f"{chapter}/quiz/")

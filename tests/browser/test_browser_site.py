@@ -90,8 +90,14 @@ def search_index_requested(requests: list[str]) -> bool:
             "transformer/scaling/",
             "Scaling by sqrt(d_k), and the @V step",
         ),
+        (
+            "transformer/",
+            "borrows the answer from operating systems' virtual memory",
+            "generating-text/serving/",
+            "Serving many users",
+        ),
     ],
-    ids=["tokenization", "transformer"],
+    ids=["tokenization", "transformer", "generating-text"],
 )
 def test_search_finds_an_article_by_a_phrase_from_its_text(
     page, site_url, start, phrase, article, title
@@ -139,8 +145,9 @@ def test_search_finds_an_article_by_a_phrase_from_its_text(
     [
         ("tokenization/bpe-under-the-hood/", "code/groundup/tokenizer/bpe.py", "encode_ordinary"),
         ("transformer/walkthrough/", "code/groundup/model/gpt.py", "generate"),
+        ("generating-text/kv-cache/", "code/groundup/inference/kv_cache.py", "reserve"),
     ],
-    ids=["tokenization", "transformer"],
+    ids=["tokenization", "transformer", "generating-text"],
 )
 def test_copy_button_copies_exactly_the_code_in_code_dir(page, site_url, article, path, section):
     """A snippet's copy button puts on the clipboard exactly the section of the file in

@@ -83,6 +83,12 @@ def test_no_import_circle_at_import_time() -> None:
             visit(name, [name])
 
 
+def docs_folder(chapter: str) -> Path:
+    """docs/<chapter>/ for the package pages/<chapter>/ (a hyphen in a folder's name is an
+    underscore in its package's: docs/generating-text/ and pages/generating_text/)."""
+    return DOCS / chapter.replace("_", "-") if not (DOCS / chapter).is_dir() else DOCS / chapter
+
+
 def page_slugs(chapter: Path) -> set[str]:
     return {p.stem.replace("-", "_") for p in chapter.glob("*.md")}
 
@@ -119,7 +125,7 @@ PAGE_MODULES = sorted(n for n in MODULES if n.startswith("groundup.pages.") and 
 def test_every_chapter_folder_is_a_docs_chapter() -> None:
     for folder in (PACKAGE / "pages").iterdir():
         if folder.is_dir() and folder.name != "__pycache__":
-            assert (DOCS / folder.name).is_dir(), f"pages/{folder.name}/ has no docs/{folder.name}/"
+            assert docs_folder(folder.name).is_dir(), f"pages/{folder.name}/ has no docs/ folder"
 
 
 @pytest.mark.parametrize("name", PAGE_MODULES, ids=lambda n: n)
@@ -128,7 +134,7 @@ def test_a_page_module_says_which_article_it_serves(name: str) -> None:
     chapter = parts[0]
     if len(parts) == 1 or (len(parts) == 2 and parts[1] == "__init__"):
         return  # a chapter's package
-    slugs = page_slugs(DOCS / chapter)
+    slugs = page_slugs(docs_folder(chapter))
     own_page = parts[1] in slugs
     module_users = users(name)
     if own_page:

@@ -289,10 +289,31 @@ def test_every_chapter_page_shows_executed_output(real_site, chapter):
     assert missing == [], f"pages without executed output: {missing}"
 
 
+def test_drawn_diagrams_carry_their_text_alternative(real_site):
+    """Every drawn diagram (groundup.pages.generating_text.diagrams) on the built site is an SVG image
+    whose aria-labelledby names its own non-empty <title> and <desc>."""
+    import xml.etree.ElementTree as ET
+
+    site, _ = real_site
+    found = 0
+    for page in site.rglob("index.html"):
+        for figure in re.findall(
+            r'<figure class="gu-diagram">.*?</figure>', page.read_text("utf-8"), re.S
+        ):
+            root = ET.fromstring(figure)
+            svg = root.find("{http://www.w3.org/2000/svg}svg")
+            assert svg is not None and svg.get("role") == "img", page
+            ids = (svg.get("aria-labelledby") or "").split()
+            texts = {e.get("id"): (e.text or "").strip() for e in svg.iter() if e.get("id") in ids}
+            assert len(ids) == 2 and all(texts.get(i) for i in ids), (page, ids)
+            found += 1
+    assert found >= 8, found
+
+
 def test_chapter_plots(real_site):
     """The chapters draw their figures at build time (inline SVG from matplotlib)."""
     site, _ = real_site
-    for chapter, at_least in (("tokenization", 3), ("transformer", 10)):
+    for chapter, at_least in (("tokenization", 3), ("transformer", 10), ("generating-text", 11)):
         figures = sum(
             len(re.findall(r'<div class="gu-figure"', p.read_text(encoding="utf-8")))
             for p in (site / chapter).rglob("index.html")

@@ -495,7 +495,7 @@ def _page_weight(site: Path, page_path: Path) -> tuple[int, dict[str, int]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@pytest.mark.parametrize("folder", ["tokenization", "transformer"])
+@pytest.mark.parametrize("folder", ["tokenization", "transformer", "generating-text"])
 def test_built_site_offers_each_chapter_notebook(real_site, folder):
     assert folder in _chapter_folders()
     nb_path = real_site / folder / "notebook" / "notebook.ipynb"
@@ -577,7 +577,7 @@ def _run(nb: nbformat.NotebookNode, cwd: Path) -> float:
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.parametrize("folder", ["tokenization", "transformer"])
+@pytest.mark.parametrize("folder", ["tokenization", "transformer", "generating-text"])
 def test_chapter_notebook_runs_and_shows_what_the_pages_show(
     real_site, folder, tmp_path, monkeypatch
 ):

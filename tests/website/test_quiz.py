@@ -23,7 +23,11 @@ import yaml
 from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAPTERS = {"tokenization": 6, "transformer": 8}  # chapter: fewest questions its quiz may have
+CHAPTERS = {
+    "tokenization": 6,
+    "transformer": 8,
+    "generating-text": 8,
+}  # chapter: fewest questions its quiz may have
 
 
 def _load_hook():
@@ -572,6 +576,44 @@ def test_transformer_quiz_claims():
     llama = published_shapes()["Llama 2 70B"]
     assert "64 query heads but only 8 key/value heads" in text
     assert (llama.n_head, llama.kv_heads) == (64, 8)
+
+
+def test_generating_text_quiz_claims():
+    """The facts the generating-text quiz states about our code, checked on it."""
+    import math
+
+    import torch
+
+    from groundup.inference import KVCache, SamplingSettings
+    from groundup.inference.quantize import quantize_int8
+    from groundup.model import GPTConfig
+    from groundup.pages.generating_text.speculative_decoding import expected_tokens_per_round
+    from groundup.pages.transformer.counting import published_shapes
+    from groundup.site import SITE_VOCAB_SIZE
+
+    text = _quiz_text("generating-text")
+    # question 1: the uniform distribution over the site vocabulary
+    assert "$V$ = 4,096" in text and SITE_VOCAB_SIZE == 4096
+    assert "$\\ln 4096 \\approx 8.32$" in text and f"{math.log(4096):.2f}" == "8.32"
+    # question 3: temperature 0 is greedy decoding
+    assert SamplingSettings(temperature=0.0).greedy
+    # question 6: Llama 2 70B's cache per token, from the formula and from a real cache
+    llama = published_shapes()["Llama 2 70B"]
+    assert (llama.n_layer, llama.n_head, llama.kv_heads, llama.dim_per_head) == (80, 64, 8, 128)
+    per_token = 2 * 80 * 8 * 128 * 2
+    assert per_token == 320 * 1024 and "= 320 KiB" in text
+    assert 4096 * per_token == 1.25 * 2**30 and "1.25 GiB" in text
+    small = GPTConfig(vocab_size=10, block_size=16, n_layer=3, n_head=8, n_kv_heads=2, d_model=64)
+    cache = KVCache(small, batch_size=1, capacity=16, dtype=torch.float16)
+    assert cache.nbytes == 2 * 3 * 2 * (64 // 8) * 16 * 2
+    # question 8: tokens per round at alpha 0.8, gamma 4; all four kept with 0.8**4
+    assert f"{expected_tokens_per_round(0.8, 4):.2f}" == "3.36" and "\\approx 3.36" in text
+    assert f"{0.8**4:.2f}" == "0.41"
+    # question 10: int8 rounding error at most half a step of the row's scale
+    w = torch.randn(16, 32)
+    q, scale = quantize_int8(w)
+    assert q.dtype == torch.int8 and q.element_size() == 1 and scale.shape == (16,)
+    assert bool(((w - q.float() * scale[:, None]).abs() <= scale[:, None] / 2 + 1e-7).all())
 
 
 # ------------------------------------------------------------------ the build guard
