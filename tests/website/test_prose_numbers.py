@@ -142,6 +142,15 @@ ALLOWED: dict[tuple[str, str], str] = {
         "https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json), quoted; "
         "the page's table prints that published shape"
     ),
+    ("generating-text/kv-cache.md", "8 KV heads for its 64 query heads"): (
+        "Llama 2 70B's published shape (Touvron et al. 2023, "
+        "https://arxiv.org/abs/2307.09288, cited in the sentence); the page's table prints "
+        "it from published_shapes"
+    ),
+    ("generating-text/kv-cache.md", "8 KV heads for 32 query heads"): (
+        "Llama 3 8B's published shape (Llama Team 2024, https://arxiv.org/abs/2407.21783, "
+        "cited in the sentence); the page's table prints it from published_shapes"
+    ),
     ("transformer/layers-blocks-heads.md", 'a 32-layer model" has 32 blocks'): (
         "the same published Llama 2 7B depth, as an example of 'layers' meaning blocks"
     ),

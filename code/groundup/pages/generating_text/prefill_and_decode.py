@@ -130,7 +130,7 @@ def passes_diagram(prompt_tokens: int, new_tokens: int) -> Diagram:
         ("muted", "keys and values in the cache"),
         ("empty", "the distribution it returns"),
     ]
-    width = left + max((prompt_tokens + new_tokens + 1) * cell, legend_width(entries)) + 10
+    width = int(left + max((prompt_tokens + new_tokens + 1) * cell, legend_width(entries)) + 10)
     d = Diagram(
         width,
         top + (new_tokens + 1) * 36 + 30,
