@@ -111,8 +111,10 @@ def test_mark_as_read_survives_reload_and_instant_navigation(context, root_url):
     expect(page.locator('[data-gu-count="*"]')).to_be_visible()
     second = chapter_of(structure(page), CHAPTER)["articles"][1]
     expect(step.locator(".gu-next")).to_have_text("Continue with " + second["title"])
+    chapters = structure(page)["chapters"]
+    assert chapters[0]["key"] == CHAPTER and len(chapters) > 1
     other = page.locator(".gu-step[data-gu-chapter]").nth(1).locator("[data-gu-count]")
-    expect(other).to_have_text(f"0 of {total - m} read")
+    expect(other).to_have_text(f"0 of {len(chapters[1]['articles'])} read")
 
     # back to the article from the map, and unmark it
     step.locator("summary").click()

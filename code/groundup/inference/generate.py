@@ -139,7 +139,8 @@ def prompt_batch(
             valid = attention_mask.to(device=device).bool()
     else:
         # --8<-- [start:left_pad]
-        rows = [list(prompt_ids)] if _is_flat(prompt_ids) else [list(r) for r in prompt_ids]  # type: ignore[arg-type]
+        flat = _is_flat(prompt_ids)
+        rows = [list(prompt_ids)] if flat else [list(r) for r in prompt_ids]  # type: ignore[arg-type]
         width = max((len(r) for r in rows), default=0)
         pad = 0 if pad_id is None else pad_id
         ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], dtype=torch.long)
