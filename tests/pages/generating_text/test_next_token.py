@@ -176,5 +176,5 @@ def test_on_the_site_model() -> None:
     )
     ent, surprisal = entropy_and_surprisal(model, heldout, windows=4)
     assert 0 < ent.mean() < math.log(model.config.vocab_size)
-    sure = next_token(model, tok.encode_ordinary("if __name__ == '__main__"))
+    sure = next_token(model, tok.encode_ordinary("def __init__(self"))
     assert sure.entropy < math.log(model.config.vocab_size) / 2
