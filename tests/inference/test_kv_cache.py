@@ -86,6 +86,11 @@ def test_a_full_cache_refuses_with_a_clear_error() -> None:
         model(torch.zeros(1, 1, dtype=torch.long), cache=cache)
     with pytest.raises(ValueError, match="capacity must be in"):
         KVCache(model.config, batch_size=1, capacity=25)
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        KVCache(model.config, batch_size=0)
+    two_rows = KVCache(model.config, batch_size=2, capacity=6)
+    with pytest.raises(ValueError, match="made for batch size 2, got 1 rows"):
+        model(torch.zeros(1, 3, dtype=torch.long), cache=two_rows)
 
 
 def test_crop_and_reorder() -> None:

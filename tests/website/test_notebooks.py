@@ -620,5 +620,6 @@ def test_chapter_notebook_runs_and_shows_what_the_pages_show(
         if text not in pages[meta["page"]]["html" if meta["output"] == "html" else "text"]:
             mismatched.append(f"{meta['page']}:{meta['line']}: {text[:200]}")
     print(f"{folder}: outputs equal to the pages' {checked}")
-    assert checked["text"] >= 10 and checked["markdown"] >= 10 and checked["html"] >= 3, checked
+    # a chapter may print its outputs as Markdown only (Generating text has no text blocks)
+    assert checked["text"] + checked["markdown"] >= 20 and checked["html"] >= 3, checked
     assert mismatched == [], mismatched[:5]
