@@ -23,13 +23,11 @@ from groundup.pages.generating_text.kv_cache import (
 )
 from groundup.pages.transformer.counting import published_shapes
 from groundup.pages.transformer.kv_budget import model_parameters
+from model_shapes import tiny_gpt
 
 
 def tiny(flavour: str = "gpt2", **overrides: object) -> GPT:
-    torch.manual_seed(0)
-    shape: dict[str, object] = dict(vocab_size=53, block_size=32, n_layer=2, n_head=4, d_model=32)
-    config = getattr(GPTConfig, flavour)(**{**shape, **overrides})
-    return GPT(config).eval()
+    return tiny_gpt(flavour, vocab_size=53, block_size=32, **overrides)
 
 
 # ------------------------------------------------------------------ exactness

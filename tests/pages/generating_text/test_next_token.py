@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from groundup.model import GPT, GPTConfig
+from groundup.model import GPT
 from groundup.pages.generating_text.next_token import (
     calibration,
     entropy,
@@ -25,12 +25,11 @@ from groundup.pages.generating_text.next_token import (
     tree_diagram,
     two_token_tree,
 )
+from model_shapes import tiny_gpt
 
 
 def tiny(flavour: str = "gpt2", **overrides: object) -> GPT:
-    torch.manual_seed(0)
-    shape: dict[str, object] = dict(vocab_size=61, block_size=24, n_layer=2, n_head=4, d_model=32)
-    return GPT(getattr(GPTConfig, flavour)(**{**shape, **overrides})).eval()
+    return tiny_gpt(flavour, vocab_size=61, block_size=24, **overrides)
 
 
 # ------------------------------------------------------------------ entropy

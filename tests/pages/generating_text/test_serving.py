@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from groundup.inference import generate, positions_of, prompt_batch
 from groundup.inference.quantize import Int8Linear, quantize_model, weight_bytes
-from groundup.model import GPT, GPTConfig
+from groundup.model import GPT
 from groundup.pages.generating_text.serving import (
     busy_share,
     continuous_schedule,
@@ -30,12 +30,11 @@ from groundup.pages.generating_text.serving import (
     timed_serve,
     weight_error,
 )
+from model_shapes import tiny_gpt
 
 
 def tiny(flavour: str = "gpt2", **overrides: object) -> GPT:
-    torch.manual_seed(0)
-    shape: dict[str, object] = dict(vocab_size=53, block_size=64, n_layer=2, n_head=4, d_model=32)
-    return GPT(getattr(GPTConfig, flavour)(**{**shape, **overrides})).eval()
+    return tiny_gpt(flavour, vocab_size=53, block_size=64, **overrides)
 
 
 # ------------------------------------------------------------------ batching
