@@ -19,6 +19,7 @@ import torch
 from groundup.inference import Decoder
 from groundup.model import GPT
 from groundup.pages.generating_text.diagrams import Diagram
+from groundup.pages.transformer.output_head_and_training.head import next_token_probs
 
 
 # --8<-- [start:entropy]
@@ -52,12 +53,11 @@ class NextToken:
 
 
 # --8<-- [start:next_token]
-@torch.inference_mode()
 def next_token(model: GPT, ids: list[int], prompt: str = "", k: int = 5) -> NextToken:
     """Run the model once on `ids` (at most block_size of them) and read the last row:
     logits (1, T, V) -> the distribution of the token after the prompt, (V,)."""
-    logits, _ = model(torch.tensor([ids]))  # (1, T, V): a row per position
-    probs = torch.softmax(logits[0, -1].float(), dim=-1)  # (V,): only the last row is new
+    # the output head's page: softmax of the last position's logits, (1, V)
+    probs = next_token_probs(model, torch.tensor([ids]))[0].float()  # (V,)
     values, indices = probs.topk(k)
     top = list(zip(indices.tolist(), values.tolist()))
     return NextToken(prompt, top, float(entropy(probs)), probs.numel())
